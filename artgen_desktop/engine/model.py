@@ -1,0 +1,274 @@
+"""The ArtGen network: one latent z shared by an image autoencoder, a caption decoder and a latent prior.
+
+    seed -> eps ~ N(0, I) -> LatentPrior (flow-matching ODE) -> z -> ImageDecoder -> tone image
+                                                                 z -> CaptionDecoder -> words
+
+The encoder exists for training: the decoders learn from E(x) of real images, and the prior learns to
+carry noise into the region of latent space where those E(x) live (the prototype skipped this and fed
+raw N(0, I) to its decoders, which is why its samples were black gradients).
+
+There is exactly one definition of the network; the trainer imports it from here.
+Normalisation is GroupNorm/LayerNorm only, so a sample never depends on the batch it is in.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    image_size: int = 128  # tone images are image_size x image_size grayscale, 1.0 = white paper
+    channels: tuple[int, ...] = (32, 64, 128, 256)  # one stride-2 stage per entry
+    latent_dim: int = 128
+    vocab_size: int = 0  # set from the tokenizer when a model is built for a dataset
+    text_dim: int = 256
+    text_layers: int = 2
+    text_heads: int = 4
+    prefix_tokens: int = 4  # z enters the caption decoder as this many prefix embeddings
+    max_caption_tokens: int = 24  # words + the end token
+    prior_hidden: int = 512
+    prior_layers: int = 4
+    prior_steps: int = 16  # Heun steps of the prior ODE at generation time
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> ModelConfig:
+        presets = {
+            "default": {},
+            # trains in seconds; for tests
+            "tiny": dict(image_size=32, channels=(8, 16), latent_dim=16, text_dim=32, text_layers=1,
+                         text_heads=2, prefix_tokens=2, max_caption_tokens=12, prior_hidden=64,
+                         prior_layers=2, prior_steps=4),
+            # for a CUDA card: wider everywhere
+            "large": dict(channels=(48, 96, 192, 384), latent_dim=128, text_dim=384, text_layers=4,
+                          text_heads=6, prior_hidden=1024, prior_layers=6),
+        }
+        if name not in presets:
+            raise ValueError(f"unknown model preset {name!r}; choose from {', '.join(presets)}")
+        return cls(**{**presets[name], **overrides})
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelConfig:
+        raw = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"unknown config fields: {', '.join(sorted(unknown))}")
+        if "channels" in raw:
+            raw["channels"] = tuple(raw["channels"])
+        return cls(**raw)
+
+    @property
+    def bottleneck(self) -> int:
+        return self.image_size >> len(self.channels)
+
+
+ROW_BLOCK = 8
+
+
+class Linear(nn.Linear):
+    """nn.Linear whose inference result for a row never depends on the other rows.
+
+    BLAS libraries pick kernels by matrix shape (one row takes a gemv path that sums in another
+    order), so a seed's picture would change with the batch it was in. At inference rows go through
+    in blocks of exactly ROW_BLOCK, so every GEMM has one shape; training keeps the single fast GEMM.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled():
+            return super().forward(x)
+        flat = x.reshape(-1, x.shape[-1])
+        n = flat.shape[0]
+        if n % ROW_BLOCK:
+            flat = torch.cat([flat, flat.new_zeros(ROW_BLOCK - n % ROW_BLOCK, flat.shape[1])])
+        out = torch.cat([F.linear(block, self.weight, self.bias) for block in flat.split(ROW_BLOCK)])
+        return out[:n].reshape(*x.shape[:-1], out.shape[-1])
+
+
+def _norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(min(8, channels // 4) or 1, channels)
+
+
+class ImageEncoder(nn.Module):
+    """Tone image (B, 1, S, S) in [0, 1] -> latent (B, latent_dim)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 1
+        for c in cfg.channels:
+            layers += [nn.Conv2d(c_in, c, 4, 2, 1), _norm(c), nn.SiLU(),
+                       nn.Conv2d(c, c, 3, 1, 1), _norm(c), nn.SiLU()]
+            c_in = c
+        self.conv = nn.Sequential(*layers)
+        self.fc = Linear(c_in * cfg.bottleneck**2, cfg.latent_dim)
+
+    def forward(self, tone: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv(tone * 2 - 1).flatten(1))
+
+
+class ImageDecoder(nn.Module):
+    """Latent (B, latent_dim) -> tone image (B, 1, S, S) in [0, 1]."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        chans = list(reversed(cfg.channels))
+        self.start = (chans[0], cfg.bottleneck)
+        self.fc = Linear(cfg.latent_dim, chans[0] * cfg.bottleneck**2)
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(chans, chans[1:] + chans[-1:]):
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"),
+                       nn.Conv2d(c_in, c_out, 3, 1, 1), _norm(c_out), nn.SiLU(),
+                       nn.Conv2d(c_out, c_out, 3, 1, 1), _norm(c_out), nn.SiLU()]
+        layers.append(nn.Conv2d(chans[-1], 1, 3, 1, 1))
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        c, s = self.start
+        return torch.sigmoid(self.conv(self.fc(z).view(-1, c, s, s)))
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = Linear(dim, 3 * dim)
+        self.proj = Linear(dim, dim)
+
+    def forward(self, x, cache=None):
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        if cache is not None:  # incremental decoding: attend to everything seen so far
+            k = torch.cat([cache[0], k], dim=2)
+            v = torch.cat([cache[1], v], dim=2)
+        # causal within the new chunk; a single new token sees the whole cache
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=(cache is None and t > 1))
+        return self.proj(y.transpose(1, 2).reshape(b, t, d)), (k, v)
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(dim)
+        self.attn = SelfAttention(dim, heads)
+        self.ln2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(Linear(dim, 4 * dim), nn.GELU(), Linear(4 * dim, dim))
+
+    def forward(self, x, cache=None):
+        a, cache = self.attn(self.ln1(x), cache)
+        x = x + a
+        return x + self.mlp(self.ln2(x)), cache
+
+
+class CaptionDecoder(nn.Module):
+    """Autoregressive word decoder; z enters as `prefix_tokens` learned prefix embeddings."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.text_dim
+        self.prefix = Linear(cfg.latent_dim, cfg.prefix_tokens * d)
+        self.tok_emb = nn.Embedding(max(cfg.vocab_size, 1), d)
+        self.pos_emb = nn.Parameter(torch.zeros(cfg.prefix_tokens + cfg.max_caption_tokens + 1, d))
+        self.blocks = nn.ModuleList(Block(d, cfg.text_heads) for _ in range(cfg.text_layers))
+        self.ln_f = nn.LayerNorm(d)
+        self.head = Linear(d, max(cfg.vocab_size, 1), bias=False)
+        self.head.weight = self.tok_emb.weight  # weight tying, as in GPT-2
+
+    def _run(self, x, caches=None):
+        new_caches = []
+        for i, block in enumerate(self.blocks):
+            x, c = block(x, None if caches is None else caches[i])
+            new_caches.append(c)
+        return self.head(self.ln_f(x)), new_caches
+
+    def _prefix(self, z):
+        return self.prefix(z).view(z.shape[0], self.cfg.prefix_tokens, self.cfg.text_dim)
+
+    def forward(self, z: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing. tokens (B, T) start with BOS; returns logits (B, T, V) predicting tokens[:, 1:] + EOS."""
+        p = self.cfg.prefix_tokens
+        x = torch.cat([self._prefix(z), self.tok_emb(tokens)], dim=1)
+        x = x + self.pos_emb[: x.shape[1]]
+        logits, _ = self._run(x)
+        return logits[:, p:]
+
+    def start(self, z: torch.Tensor, bos: torch.Tensor):
+        """Runs prefix + BOS; returns the logits for the first word and the KV cache."""
+        x = torch.cat([self._prefix(z), self.tok_emb(bos)[:, None]], dim=1)
+        x = x + self.pos_emb[: x.shape[1]]
+        logits, caches = self._run(x)
+        return logits[:, -1], caches
+
+    def step(self, token: torch.Tensor, position: int, caches):
+        """One new token at sequence `position` (counted after the prefix); returns next logits and cache."""
+        x = self.tok_emb(token)[:, None] + self.pos_emb[self.cfg.prefix_tokens + position]
+        logits, caches = self._run(x, caches)
+        return logits[:, -1], caches
+
+
+class LatentPrior(nn.Module):
+    """Flow-matching velocity field v(x, t): carries x(0) = eps ~ N(0, I) to x(1) ~ normalised data latents."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        h = cfg.prior_hidden
+        self.inp = Linear(cfg.latent_dim + 32, h)
+        self.layers = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(h), Linear(h, h), nn.SiLU(), Linear(h, h))
+            for _ in range(cfg.prior_layers))
+        self.out = nn.Sequential(nn.LayerNorm(h), Linear(h, cfg.latent_dim))
+        # statistics of the encoder's latents, set by the trainer; the prior works in normalised units
+        self.register_buffer("latent_mean", torch.zeros(cfg.latent_dim))
+        self.register_buffer("latent_std", torch.ones(cfg.latent_dim))
+        self.register_buffer("freqs", torch.exp(torch.linspace(0, math.log(1000.0), 16)), persistent=False)
+
+    def velocity(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        angles = t.reshape(-1, 1) * self.freqs
+        emb = torch.cat([angles.sin(), angles.cos()], dim=1).expand(x.shape[0], -1)
+        h = self.inp(torch.cat([x, emb], dim=1))
+        for layer in self.layers:
+            h = h + layer(h)
+        return self.out(h)
+
+    def normalise(self, z: torch.Tensor) -> torch.Tensor:
+        return (z - self.latent_mean) / self.latent_std
+
+    @torch.no_grad()
+    def sample(self, eps: torch.Tensor, steps: int) -> torch.Tensor:
+        """Heun integration of dx/dt = v(x, t) from t=0 to 1; returns latents in the encoder's units."""
+        x = eps
+        dt = 1.0 / steps
+        for i in range(steps):
+            t0 = torch.tensor(i * dt, device=x.device)
+            v0 = self.velocity(x, t0)
+            x1 = x + dt * v0
+            v1 = self.velocity(x1, t0 + dt)
+            x = x + 0.5 * dt * (v0 + v1)
+        return x * self.latent_std + self.latent_mean
+
+
+class ArtGenModel(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        if cfg.image_size % (1 << len(cfg.channels)) or cfg.bottleneck < 1:
+            raise ValueError(f"image_size {cfg.image_size} must be divisible by 2**{len(cfg.channels)}")
+        if cfg.text_dim % cfg.text_heads:
+            raise ValueError("text_dim must be divisible by text_heads")
+        self.cfg = cfg
+        self.encoder = ImageEncoder(cfg)
+        self.decoder = ImageDecoder(cfg)
+        self.captioner = CaptionDecoder(cfg)
+        self.prior = LatentPrior(cfg)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
