@@ -61,13 +61,14 @@ def save_checkpoint(path, model: ArtGenModel, tokenizer: Tokenizer, summary: dic
 def _read_header(path: Path) -> dict:
     with open(path, "rb") as f:
         head = f.read(8)
-        if head[:1] == b"\x80" or head[:2] == b"PK":
-            raise ModelFileError(path, "this is a pickled PyTorch checkpoint; ArtGen loads only "
-                                       ".safetensors model files (pickle can run code when loaded)")
-        if len(head) < 8:
-            raise ModelFileError(path, "file is too short to be a safetensors model (empty or truncated)")
-        (n,) = struct.unpack("<Q", head)
+        n = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
         if n == 0 or n > _MAX_HEADER or n > path.stat().st_size - 8:
+            # torch.save writes a zip ("PK") or a raw pickle (protocol byte 0x80)
+            if head[:2] == b"PK" or (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")):
+                raise ModelFileError(path, "this is a pickled PyTorch checkpoint; ArtGen loads only "
+                                           ".safetensors model files (pickle can run code when loaded)")
+            if len(head) < 8:
+                raise ModelFileError(path, "file is too short to be a safetensors model (empty or truncated)")
             raise ModelFileError(path, "not a safetensors file (bad header length)")
         raw = f.read(n)
     try:
@@ -140,7 +141,8 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> tuple[ArtGenMod
     for name, t in tensors.items():
         want = expected[name]
         if t.shape != want.shape:
-            raise ModelFileError(path, f"tensor {name} has shape {tuple(t.shape)}, the config needs {tuple(want.shape)}")
+            raise ModelFileError(path, f"tensor {name} has shape {tuple(t.shape)}, "
+                                       f"the config needs {tuple(want.shape)}")
         if not t.is_floating_point():
             raise ModelFileError(path, f"tensor {name} has dtype {t.dtype}, expected floating point")
         if not torch.isfinite(t).all():

@@ -23,8 +23,7 @@ from .checkpoint import ModelInfo, bundled_model_path, load_checkpoint
 from .errors import ArtGenError, ModelFileError
 from .model import ArtGenModel
 from .render import EngraveStyle, engrave
-from .sampling import (caption_generators, check_seed, interpolation_times, sample_tokens, seed_noise,
-                       slerp)
+from .sampling import caption_generators, check_seed, interpolation_times, sample_tokens, seed_noise, slerp
 from .tokenizer import Tokenizer
 
 SIZES = (256, 2048)

@@ -1,0 +1,113 @@
+"""PNG metadata, export folders, atomic writes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from artgen_desktop.engine import ArtGenError, Settings, export_results, read_png_metadata
+from artgen_desktop.engine.animation import write_animation
+from artgen_desktop.engine.fileio import atomic_path, write_text_atomic
+from artgen_desktop.engine.pngmeta import png_bytes
+
+
+def test_png_metadata_round_trip(tmp_path, tiny_engine):
+    settings = Settings(temperature=0.3, variety=0.8, size=256)
+    r = tiny_engine.generate([42], settings)[0]
+    export_results([r], tmp_path)
+    png = tmp_path / "seed-000042.png"
+    meta = read_png_metadata(png)
+    assert meta["seed"] == 42 and meta["caption"] == r.caption
+    assert Settings.from_dict(meta) == settings
+    params = Image.open(png).text["parameters"]
+    assert params.startswith(r.caption + "\n")
+    assert "Seed: 42, Temperature: 0.3" in params and f"Model hash: {tiny_engine.info.hash}" in params
+    # regenerating from the stored settings gives the same bytes
+    again = tiny_engine.generate([meta["seed"]], Settings.from_dict(meta))[0]
+    assert png_bytes(again.image, again.metadata) == png.read_bytes()
+
+
+def test_foreign_png_and_non_image_are_clear_errors(tmp_path):
+    Image.new("L", (8, 8)).save(tmp_path / "plain.png")
+    with pytest.raises(ArtGenError, match="not made by ArtGen"):
+        read_png_metadata(tmp_path / "plain.png")
+    (tmp_path / "x.png").write_text("nope")
+    with pytest.raises(ArtGenError, match="not a readable image"):
+        read_png_metadata(tmp_path / "x.png")
+
+
+def test_export_folder_is_an_imagefolder(tmp_path, tiny_engine):
+    results = tiny_engine.generate([1, 2, 3], Settings(size=256))
+    export_results(results, tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "metadata.jsonl").read_text().splitlines()]
+    assert [r["file_name"] for r in rows] == ["seed-000001.png", "seed-000002.png", "seed-000003.png"]
+    for row, res in zip(rows, results):
+        assert row["text"] == res.caption and row["seed"] == res.seed
+        assert (tmp_path / row["file_name"]).exists()
+        assert (tmp_path / row["file_name"]).with_suffix(".txt").read_text().strip() == res.caption
+        assert Image.open(tmp_path / row["file_name"]).size == (256, 256)
+    # a second export into the same folder keeps the earlier rows
+    export_results(tiny_engine.generate([9], Settings(size=256)), tmp_path)
+    assert len((tmp_path / "metadata.jsonl").read_text().splitlines()) == 4
+
+
+def test_unwritable_export_folder_is_a_clear_error(tmp_path, tiny_engine):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ArtGenError, match="cannot create the export folder|not a folder"):
+        export_results(tiny_engine.generate([1]), blocker / "sub")
+
+
+def test_atomic_write_failure_leaves_nothing(tmp_path):
+    target = tmp_path / "out.png"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half a file")
+            raise RuntimeError("killed mid-write")
+    assert list(tmp_path.iterdir()) == []
+    write_text_atomic(target, "old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("new but unfinished")
+            raise RuntimeError
+    assert target.read_text() == "old"
+
+
+def test_killed_export_leaves_only_complete_files(tmp_path, tiny_model_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-m", "artgen_desktop", "generate", "--seeds", "0-5000",
+                             "--model", str(tiny_model_path), "--out", str(out), "--batch-size", "4",
+                             "--size", "1024"], env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(out.glob("*.png"))) < 6:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) >= 6
+    for png in pngs:  # every visible PNG is whole: it decodes and carries its settings
+        assert read_png_metadata(png)["seed"] == int(png.stem.split("-")[1])
+    rows = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
+    assert all((out / r["file_name"]).exists() for r in rows)
+    # the next export into that folder sweeps any hidden temp file the kill left behind
+    export_results([], out)
+    assert not [p for p in out.iterdir() if ".part-" in p.name]
+
+
+def test_animation_gif_and_webp(tmp_path, tiny_engine):
+    frames = [r.image for r in tiny_engine.interpolate(1, 2, frames=4, settings=Settings(size=256))]
+    write_animation(tmp_path / "a.gif", frames, 100)
+    write_animation(tmp_path / "a.webp", frames, 100)
+    with Image.open(tmp_path / "a.gif") as im:
+        assert im.n_frames == 6  # ping-pong: 4 forward + 2 back
+    with Image.open(tmp_path / "a.webp") as im:
+        assert im.n_frames == 6
+    with pytest.raises(ArtGenError):
+        write_animation(tmp_path / "a.bmp", frames)
