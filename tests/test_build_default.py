@@ -273,6 +273,8 @@ def fake_cache(tmp_path: Path) -> Path:
         svg("Cigno", body='<path d="M10 80 L50 10 L90 80 Z" fill="none" stroke="#000" stroke-width="4"/>'))
     (oc / "animals/birds/cigno_copy.svg").write_text(  # the same drawing again: a near-duplicate
         svg("Cigno", body='<path d="M10 80 L50 10 L90 80 Z" fill="none" stroke="#000" stroke-width="4"/>'))
+    (oc / "food/fruit/red-apple_jane_painter_01.svg").write_text(  # same slug as red_apple_..., other picture
+        svg("Red apple", body='<path d="M10 10 L90 10 L50 90 Z" fill="#000"/>'))
     (oc / "shapes/stars/star_5pt.svg").write_text(svg("gramastar"))
     (oc / "food/fruit/mystery_jane_painter_01.svg").write_text(svg("Zzyqx", kws=["qqq"]))
     tp = root("tuxpaint-stamps-default") / bd.TUXPAINT_DIR
@@ -294,17 +296,19 @@ def test_build_end_to_end_from_fake_cache(tmp_path, monkeypatch):
     rows = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
     assert [(r["text"], r["source"], r["caption_from"]) for r in rows] == [
         ("A swan.", "openclipart", "title"), ("A pear.", "openclipart", "title"),
-        ("A red apple.", "openclipart", "title"), ("A cat sleeping on a chair.", "tuxpaint", "tuxpaint txt")]
+        ("A red apple.", "openclipart", "title"), ("A red apple.", "openclipart", "title"),
+        ("A cat sleeping on a chair.", "tuxpaint", "tuxpaint txt")]
+    assert len({r["file_name"] for r in rows}) == len(rows) == len(list((out / "images").iterdir()))
     assert {r["license"] for r in rows} == {"Public Domain", "GPL-2.0-or-later"}
     for r in rows:
         assert set(r) == {"file_name", "text", "source", "category", "license", "caption_from"}
         with Image.open(out / r["file_name"]) as im:
             assert im.size == (bd.ENGRAVE_PX, bd.ENGRAVE_PX) and im.mode == "L"
-    assert rep["items"] == 4 and rep["by_source"] == {"openclipart": 4 - 1, "tuxpaint": 1}
+    assert rep["items"] == 5 and rep["by_source"] == {"openclipart": 4, "tuxpaint": 1}
     ex = rep["excluded"]
     assert ex["generated star"]["count"] == 1 and ex["near-duplicate"]["count"] == 1
     assert ex["no meaningful caption"]["count"] == 1
-    assert json.loads((out / "report.json").read_text())["items"] == 4
+    assert json.loads((out / "report.json").read_text())["items"] == 5
     assert (out / "contact_sheet.png").is_file()
     assert not list(out.rglob("*.part-*"))
     # deterministic: a second build gives the same rows and the same image bytes
@@ -315,7 +319,7 @@ def test_build_end_to_end_from_fake_cache(tmp_path, monkeypatch):
     assert rep2["excluded"] == rep["excluded"]
     # public-domain only: no GPL stamps
     pd = bd.build(tmp_path / "pd", public_domain_only=True, cache_dir=cache, workers=1, log=lambda *a: None)
-    assert pd["by_source"] == {"openclipart": 3} and "tuxpaint" not in json.dumps(pd["packages"])
+    assert pd["by_source"] == {"openclipart": 4} and "tuxpaint" not in json.dumps(pd["packages"])
 
 
 REAL_CACHE = bd.default_cache_dir()

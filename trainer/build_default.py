@@ -651,8 +651,12 @@ def build(out_dir: Path, public_domain_only: bool = False, cache_dir: Path | Non
         keep = [c for c in keep if c.excluded is None]
 
     rows, jobs = [], []
+    slugs = Counter(slug(c.key) for c in keep)
     for c in keep:
-        fname = f"images/{slug(c.key)}.png"
+        s = slug(c.key)
+        if slugs[s] > 1:  # "a_b.svg" and "a-b.svg" both exist: keep both names apart
+            s += "-" + hashlib.sha1(c.key.encode()).hexdigest()[:8]
+        fname = f"images/{s}.png"
         g = rendered[c.key].gray
         jobs.append((str(out_dir / fname), g.tobytes(), g.shape))
         rows.append({"file_name": fname, "text": c.text, "source": c.source, "category": c.category,
