@@ -417,16 +417,24 @@ def scan_folder(folder, caption_from_folders: bool = True) -> FolderScan:
             entries = [(p, caps[p], None) for p in images]
 
     # 2. one path for every layout: check the image, then the caption
+    entries.sort(key=lambda e: (by_path.get(e[0], -1), str(e[0])))
+
+    def check(p: Path) -> str | ImageLoadError:
+        if p.suffix.lower() not in IMAGE_EXTS:
+            return ImageLoadError("not an image file name")
+        try:
+            return check_image(p)
+        except ImageLoadError as e:
+            return e
+
+    # decoding every image is the slow part of a scan; Pillow releases the GIL while it decodes
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as ex:
+        checked = list(ex.map(check, [e[0] for e in entries]))
     items: list[Item] = []
     hashes: list[str] = []
-    for p, caption, problem in sorted(entries, key=lambda e: (by_path.get(e[0], -1), str(e[0]))):
-        if p.suffix.lower() not in IMAGE_EXTS:
-            skipped.append((str(p), "not an image file name"))
-            continue
-        try:
-            sha = check_image(p)
-        except ImageLoadError as e:
-            skipped.append((str(p), str(e)))
+    for (p, caption, problem), sha in zip(entries, checked):
+        if isinstance(sha, ImageLoadError):
+            skipped.append((str(p), str(sha)))
             continue
         if problem:
             skipped.append((str(p), problem))
