@@ -1,0 +1,68 @@
+"""Starts the desktop app: `run(model=None, device="auto") -> int` (what `artgen` / `artgen gui` call).
+
+The Qt event loop runs as a qasync asyncio loop, so asyncio code and Qt signals share one main thread;
+all engine work happens on the bridge's worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+from .bridge import EngineBridge
+from .main_window import MainWindow
+
+
+def make_application(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("ArtGen Desktop")
+    app.setOrganizationName("artgen-desktop")
+    app.setStyle("Fusion")  # the same look on every platform and under Xvfb
+    app.setPalette(_paper_palette())
+    return app
+
+
+def _paper_palette() -> QPalette:
+    """A light, warm palette: engravings are black ink on white paper and read best on a light ground."""
+    p = QPalette()
+    colors = {
+        QPalette.ColorRole.Window: "#f3f1ec", QPalette.ColorRole.Base: "#ffffff",
+        QPalette.ColorRole.AlternateBase: "#ebe8e1", QPalette.ColorRole.Button: "#ebe8e1",
+        QPalette.ColorRole.Text: "#1d1b18", QPalette.ColorRole.WindowText: "#1d1b18",
+        QPalette.ColorRole.ButtonText: "#1d1b18", QPalette.ColorRole.Highlight: "#8a5a2b",
+        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.Mid: "#c9c4b8",
+        QPalette.ColorRole.PlaceholderText: "#8a857a", QPalette.ColorRole.ToolTipBase: "#fffdf5",
+        QPalette.ColorRole.ToolTipText: "#1d1b18",
+    }
+    for role, color in colors.items():
+        p.setColor(role, QColor(color))
+    return p
+
+
+def build_window(model: str | None = None, device: str = "auto") -> MainWindow:
+    """A shown main window with its model loading in the background (also used by the screenshot script)."""
+    window = MainWindow(bridge=EngineBridge(device=device))
+    window.show()
+    window.load_initial_model(model)
+    return window
+
+
+def run(model: str | None = None, device: str = "auto") -> int:
+    import qasync
+
+    app = make_application()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    closed = asyncio.Event()
+    app.aboutToQuit.connect(closed.set)
+    window = build_window(model, device)
+    with loop:
+        loop.run_until_complete(closed.wait())
+    window.shutdown()
+    return 0

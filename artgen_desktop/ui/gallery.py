@@ -1,0 +1,254 @@
+"""The gallery panel: a page of seeds as thumbnails with captions, paging, multi-select.
+
+The panel keeps the view in step with AppState (seed, page, selection) and asks the bridge for the
+thumbnails its model lacks. It never blocks: rows show placeholders until their batch arrives.
+"""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QKeyEvent, QPainter, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from artgen_desktop.engine import MAX_SEED, Settings
+
+from .bridge import EngineBridge, ModelDescription
+from .gallery_model import SEED_ROLE, STALE_ROLE, GalleryModel
+from .state import PAGE_SIZES, AppState
+
+THUMB_PX = 192  # thumbnails are rendered this size and drawn at MIN_THUMB_PX..THUMB_PX to fill the row
+MIN_THUMB_PX = 150
+CAPTION_LINES = 3
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    """Thumbnail, seed, and up to three lines of caption; a soft frame marks the selection."""
+
+    def __init__(self, view: QListView):
+        super().__init__(view)
+        self.thumb_px = MIN_THUMB_PX  # set by the view so the cells fill its width
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        return cell_size(self.thumb_px, option.fontMetrics.height())
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        painter.save()
+        r = option.rect.adjusted(3, 3, -3, -3)
+        palette = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            painter.setPen(QPen(palette.highlight().color(), 2))
+            fill = QColor(palette.highlight().color())
+            fill.setAlpha(40)
+            painter.setBrush(fill)
+            painter.drawRoundedRect(r, 6, 6)
+
+        px = self.thumb_px
+        img_rect = QRect(r.x() + (r.width() - px) // 2, r.y() + 5, px, px)
+        image = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(image, QImage) and not image.isNull():
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            painter.drawImage(img_rect, image)
+            if index.data(STALE_ROLE):  # made with the previous settings: dimmed until the new one lands
+                painter.fillRect(img_rect, QColor(255, 255, 255, 110))
+        else:
+            painter.fillRect(img_rect, palette.alternateBase())
+            painter.setPen(palette.placeholderText().color())
+            painter.drawText(img_rect, Qt.AlignmentFlag.AlignCenter, "rendering…")
+        painter.setPen(QPen(palette.mid().color(), 1))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(img_rect.adjusted(0, 0, -1, -1))
+
+        fm = option.fontMetrics
+        line = fm.height()
+        text_rect = QRect(r.x() + 4, img_rect.bottom() + 4, r.width() - 8, line)
+        small = QFont(option.font)
+        small.setPointSizeF(max(small.pointSizeF() * 0.85, 6.0))
+        painter.setFont(small)
+        painter.setPen(palette.placeholderText().color())
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter, f"seed {index.data(SEED_ROLE)}")
+        painter.setFont(option.font)
+        painter.setPen(palette.text().color())
+        caption_rect = QRect(text_rect.x(), text_rect.bottom() + 1, text_rect.width(), line * CAPTION_LINES)
+        painter.drawText(caption_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+                         | Qt.TextFlag.TextWordWrap, _elide_lines(index.data() or "", fm, caption_rect.width()))
+        painter.restore()
+
+
+def cell_size(thumb_px: int, line_height: int) -> QSize:
+    """Thumbnail + a margin, the seed line and the caption lines."""
+    return QSize(thumb_px + 16, thumb_px + 16 + line_height * (CAPTION_LINES + 1))
+
+
+def _elide_lines(text: str, fm, width: int) -> str:
+    """Word-wraps into CAPTION_LINES lines and elides the last one, so long captions end with '…'."""
+    words, lines, current = text.split(), [], ""
+    for word in words:
+        trial = f"{current} {word}".strip()
+        if fm.horizontalAdvance(trial) <= width or not current:
+            current = trial
+        else:
+            lines.append(current)
+            current = word
+    if current:
+        lines.append(current)
+    if len(lines) > CAPTION_LINES:
+        lines = lines[:CAPTION_LINES - 1] + [" ".join(lines[CAPTION_LINES - 1:])]
+    if lines:
+        lines[-1] = fm.elidedText(lines[-1], Qt.TextElideMode.ElideRight, width)
+    return "\n".join(lines)
+
+
+class GalleryView(QListView):
+    """Icon grid; ←/→ step the seed (crossing page edges), ↑/↓ move by rows as usual."""
+
+    step_requested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setMovement(QListView.Movement.Static)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.delegate = ThumbnailDelegate(self)
+        self.setItemDelegate(self.delegate)
+        self.setWordWrap(True)
+
+    def resizeEvent(self, event) -> None:
+        # as many columns as fit at the smallest thumbnail size, then widen the cells to fill the row
+        width = self.viewport().width() - 4
+        line = self.fontMetrics().height()
+        columns = max(1, width // cell_size(MIN_THUMB_PX, line).width())
+        px = max(MIN_THUMB_PX, min(THUMB_PX, width // columns - 16))
+        if px != self.delegate.thumb_px or self.gridSize().isEmpty():
+            self.delegate.thumb_px = px
+            self.setGridSize(cell_size(px, line))
+        super().resizeEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Right) and not event.modifiers():
+            self.step_requested.emit(-1 if event.key() == Qt.Key.Key_Left else 1)
+            return
+        super().keyPressEvent(event)
+
+
+def settings_key(settings: Settings, model: ModelDescription | None) -> str:
+    return json.dumps([settings.to_dict(), model.hash if model else ""], sort_keys=True)
+
+
+class GalleryPanel(QWidget):
+    def __init__(self, state: AppState, bridge: EngineBridge, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state, self.bridge = state, bridge
+        self.model = GalleryModel(self)
+        self.view = GalleryView(self)
+        self.view.setModel(self.model)
+        self._model_desc: ModelDescription | None = None
+        self._request: int | None = None
+        self._key = ""
+        self._syncing = False
+
+        self.prev_button = QToolButton(text="◀", toolTip="Previous page (Page Up)", autoRaise=True)
+        self.next_button = QToolButton(text="▶", toolTip="Next page (Page Down)", autoRaise=True)
+        self.range_label = QLabel()
+        self.page_size = QComboBox(toolTip="Thumbnails per page")
+        for n in PAGE_SIZES:
+            self.page_size.addItem(f"{n} per page", n)
+        self.page_size.setCurrentIndex(PAGE_SIZES.index(state.page_size) if state.page_size in PAGE_SIZES else 1)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 2, 4, 2)
+        bar.addWidget(self.prev_button)
+        bar.addWidget(self.range_label, 1)
+        bar.addWidget(self.next_button)
+        bar.addWidget(self.page_size)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(bar)
+        layout.addWidget(self.view, 1)
+
+        self.prev_button.clicked.connect(lambda: state.turn_page(-1))
+        self.next_button.clicked.connect(lambda: state.turn_page(1))
+        self.page_size.currentIndexChanged.connect(lambda _: state.set_page_size(self.page_size.currentData()))
+        self.view.step_requested.connect(state.step_seed)
+        self.view.selectionModel().selectionChanged.connect(self._on_view_selection)
+        self.view.selectionModel().currentChanged.connect(self._on_view_current)
+        state.page_changed.connect(lambda _: self.refresh())
+        state.settings_changed.connect(lambda _: self.refresh())
+        state.seed_changed.connect(self._select_seed)
+        bridge.gallery_batch.connect(self._on_batch)
+        bridge.model_loaded.connect(self._on_model)
+
+    # ---- filling ---------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        seeds = self.state.page_seeds
+        first, last = seeds[0], seeds[-1]
+        self.range_label.setText(f"Seeds {first:,} – {last:,}")
+        self.prev_button.setEnabled(first > 0)
+        self.next_button.setEnabled(last < MAX_SEED - 1)
+        if self._model_desc is None:
+            return  # nothing can render yet; the page fills when a model loads
+        key = settings_key(self.state.settings, self._model_desc)
+        self._syncing = True
+        try:
+            missing = self.model.set_page(seeds, key)
+            self._key = key
+            self._select_seed(self.state.seed)
+        finally:
+            self._syncing = False
+        if missing:
+            self._request = self.bridge.request_gallery(missing, self.state.settings, THUMB_PX)
+
+    def _on_batch(self, request_id: int, pictures: list) -> None:
+        if request_id == self._request:
+            self.model.add_pictures(pictures, self._key)
+
+    def _on_model(self, desc: ModelDescription) -> None:
+        self._model_desc = desc
+        self.refresh()
+
+    # ---- selection <-> state ---------------------------------------------------------------------------
+
+    def _select_seed(self, seed: int) -> None:
+        row = self.model.row_of(seed)
+        if row < 0:
+            return
+        idx = self.model.index(row)
+        sel = self.view.selectionModel()
+        if sel.currentIndex() == idx and sel.isSelected(idx):
+            return
+        was = self._syncing
+        self._syncing = True
+        try:
+            flags = QItemSelectionModel.SelectionFlag.ClearAndSelect
+            if len(self.state.selection) > 1 and seed in self.state.selection:
+                flags = QItemSelectionModel.SelectionFlag.Select  # keep a multi-selection while browsing in it
+            sel.setCurrentIndex(idx, flags)
+            self.view.scrollTo(idx)
+        finally:
+            self._syncing = was
+
+    def _on_view_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid() and not self._syncing:
+            self.state.set_seed(current.data(SEED_ROLE))
+
+    def _on_view_selection(self, *_args) -> None:
+        seeds = [i.data(SEED_ROLE) for i in self.view.selectionModel().selectedIndexes()]
+        self.state.set_selection(seeds or [self.state.seed])

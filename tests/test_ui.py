@@ -1,0 +1,348 @@
+"""The main window against a real (tiny) model: gallery, preview, sliders, interpolation, export, restore."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import QItemSelectionModel, QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication, QPushButton
+
+from artgen_desktop.engine import EngraveStyle, ExportWriter, Settings, read_png_metadata
+from artgen_desktop.ui.bridge import EngineBridge
+from artgen_desktop.ui.gallery import THUMB_PX
+from artgen_desktop.ui.library import Library
+from artgen_desktop.ui.main_window import MainWindow
+from artgen_desktop.ui.prefs import Preferences
+from artgen_desktop.ui.state import AppState
+
+WAIT_MS = 30_000  # generous: the 2 cores may be shared with other work; normally each wait is well under 1 s
+SMALL = Settings(size=256)
+
+
+@pytest.fixture(autouse=True)
+def one_engine_thread():
+    """One intra-op thread for the engine while UI tests run: when the 2 cores are shared, two OpenMP threads
+    slow tiny-model generation ~25x (DESIGN §3), and these tests check the UI, not engine throughput."""
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "userdata"
+    monkeypatch.setenv("ARTGEN_DATA_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def window(qtbot, tiny_model_path, data_dir):
+    state = AppState(page_size=12)
+    state.set_settings(SMALL)
+    w = MainWindow(bridge=EngineBridge(device="cpu"), state=state)
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.bridge.model_loaded, timeout=WAIT_MS):
+        w.open_model(str(tiny_model_path))
+    yield w
+    w.shutdown()
+
+
+def wait_preview(qtbot, w, seed, settings=None):
+    def shown():
+        p = w.preview.picture
+        return p is not None and p.seed == seed and (settings is None or p.settings == settings)
+    qtbot.waitUntil(shown, timeout=WAIT_MS)
+    return w.preview.picture
+
+
+def pixels(image: Image.Image) -> bytes:
+    return image.convert("L").tobytes()
+
+
+def test_window_opens_with_tiny_model(window, tiny_model_path):
+    assert window.model is not None and window.model.name == "tiny"
+    assert "tiny" in window.windowTitle()
+    assert window.device_label.text() == "Device: CPU"
+    assert window.model_label.text().startswith("Model: tiny (")
+    assert window.message_bar.text() == ""  # nothing went wrong
+
+
+def test_gallery_page_fills_with_the_engines_pictures(qtbot, window, tiny_engine):
+    model = window.gallery.model
+    qtbot.waitUntil(model.is_filled, timeout=WAIT_MS)
+    assert model.seeds() == list(range(12)) and window.gallery.range_label.text() == "Seeds 0 – 11"
+    expected = tiny_engine.generate(list(range(12)), SMALL)
+    for row, result in enumerate(expected):
+        pic = model.picture(row)
+        assert pic.caption == result.caption and pic.caption  # same seed + settings -> same caption
+        assert not pic.image.isNull() and pic.image.width() == THUMB_PX
+    # a gallery is a model behind one view, not a widget per thumbnail
+    assert window.gallery.view.model() is model
+
+    # next page: the next seeds, filled progressively by the same mechanism
+    window.gallery.next_button.click()
+    assert window.state.seed == 12
+    qtbot.waitUntil(model.is_filled, timeout=WAIT_MS)
+    assert model.seeds() == list(range(12, 24))
+
+
+def test_seed_and_temperature_update_the_preview(qtbot, window, tiny_engine):
+    wait_preview(qtbot, window, 0)
+    window.controls.seed_box.setValue(42)
+    pic = wait_preview(qtbot, window, 42)
+    want = tiny_engine.generate([42], SMALL)[0]
+    assert pic.caption == want.caption and window.preview.caption_label.text() == want.caption
+    assert pixels(pic.result.image) == pixels(want.image)
+    assert window.preview.seed_label.text() == "Seed 42"
+    assert window.gallery.model.seeds() == list(range(36, 48))  # the gallery followed the seed to its page
+
+    window.controls.sliders["temperature"].setValue(1.5)
+    hot = Settings(temperature=1.5, size=256)
+    pic = wait_preview(qtbot, window, 42, hot)
+    assert pic.caption == tiny_engine.generate([42], hot)[0].caption
+    assert window.state.settings.temperature == 1.5
+
+
+def test_style_change_rerenders_without_changing_the_caption(qtbot, window, tiny_engine):
+    first = wait_preview(qtbot, window, 0)
+    window.controls.sliders["spacing"].setValue(12.0)
+    wide = Settings(size=256, style=EngraveStyle(spacing=12.0))
+    pic = wait_preview(qtbot, window, 0, wide)
+    assert pic.caption == first.caption
+    assert pixels(pic.result.image) == pixels(tiny_engine.generate([0], wide)[0].image)
+    assert pixels(pic.result.image) != pixels(first.result.image)
+
+
+def test_200_rapid_slider_changes_render_the_last_value_only(qtbot, window):
+    wait_preview(qtbot, window, 0)
+    qtbot.waitUntil(lambda: not window.bridge.is_busy(), timeout=WAIT_MS)
+    before = window.bridge.calls["preview"]
+    slider = window.controls.sliders["temperature"]
+    values = [round(0.01 * i, 2) for i in range(1, 201)]
+    for i, v in enumerate(values):
+        slider.setValue(v)  # as fast as a drag delivers them; events get processed now and then
+        if i % 20 == 0:
+            QApplication.processEvents()
+    last = Settings(temperature=values[-1], size=256)
+    pic = wait_preview(qtbot, window, 0, last)
+    qtbot.waitUntil(lambda: not window.bridge.is_busy(), timeout=WAIT_MS)
+    renders = window.bridge.calls["preview"] - before
+    assert pic.settings.temperature == 2.0 and window.preview.picture.settings.temperature == 2.0
+    assert 1 <= renders <= 20, f"{renders} renders for 200 changes"
+
+
+def test_interpolation_frames_live_slider_and_export(qtbot, window, tiny_engine, tmp_path):
+    panel = window.interpolation
+    window.tabs.setCurrentWidget(panel)
+    panel.set_seeds(3, 7)
+    panel.frame_count.setValue(5)
+    with qtbot.waitSignal(window.bridge.strip_ready, timeout=WAIT_MS):
+        panel.make_strip()
+    assert len(panel.frames) == 5 and panel.filmstrip.count() == 5
+    # frame 0 is seed A itself, the last frame is seed B's picture
+    a, b = tiny_engine.generate([3, 7], SMALL)
+    assert pixels(panel.frames[0].result.image) == pixels(a.image)
+    assert pixels(panel.frames[-1].result.image) != pixels(a.image)
+    assert all(f.caption for f in panel.frames)
+
+    panel.position.setValue(0.37)
+    qtbot.waitUntil(lambda: panel.live is not None and "t=0.370" in panel.live.label, timeout=WAIT_MS)
+    assert panel.caption_label.text() == panel.live.caption
+
+    assert panel.export_button.isEnabled()
+    out = tmp_path / "frames"
+    request = panel.export_frames(out)
+    qtbot.waitUntil(lambda: panel.export.done if panel.export else True, timeout=WAIT_MS)
+    assert request is not None
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == [f"seed-000003-to-000007-frame-{i:03d}.png" for i in range(5)]
+    assert len(list(out.glob("*.txt"))) == 5
+    rows = (out / "metadata.jsonl").read_text().splitlines()
+    assert len(rows) == 5
+    with Image.open(out / "interpolation-3-7.gif") as gif:
+        assert gif.n_frames == 8  # A→B and back without repeating the ends: 5 + 3
+    assert "Exported 5 pictures and interpolation-3-7.gif" in window.message_bar.text()
+
+
+def test_export_selected_writes_pngs_captions_and_metadata(qtbot, window, tmp_path):
+    qtbot.waitUntil(window.gallery.model.is_filled, timeout=WAIT_MS)
+    view = window.gallery.view
+    sel = view.selectionModel()
+    for row in (1, 4, 5):
+        sel.select(window.gallery.model.index(row), QItemSelectionModel.SelectionFlag.Select)
+    sel.select(window.gallery.model.index(0), QItemSelectionModel.SelectionFlag.Deselect)
+    assert window.state.selection == [1, 4, 5]
+    out = tmp_path / "export"
+    window.export_selected(out)
+    qtbot.waitUntil(lambda: window.export.done, timeout=WAIT_MS)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "metadata.jsonl", "seed-000001.png", "seed-000001.txt", "seed-000004.png", "seed-000004.txt",
+        "seed-000005.png", "seed-000005.txt"]
+    captions = {r.seed: r.caption for r in (window.gallery.model.picture(i) for i in (1, 4, 5))}
+    for seed in (1, 4, 5):
+        meta = read_png_metadata(out / f"seed-{seed:06d}.png")
+        assert meta["seed"] == seed and meta["temperature"] == 0.7
+        assert (out / f"seed-{seed:06d}.txt").read_text().strip() == captions[seed] == meta["caption"]
+    rows = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
+    assert [r["file_name"] for r in rows] == ["seed-000001.png", "seed-000004.png", "seed-000005.png"]
+    assert "Exported 3 pictures" in window.message_bar.text()
+
+
+def test_export_to_an_unusable_folder_says_why(qtbot, window, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    window.export_selected(blocker / "sub")
+    qtbot.waitUntil(lambda: window.export.done, timeout=WAIT_MS)
+    assert window.message_bar.level == "error"
+    assert "Export failed" in window.message_bar.text() and "sub" in window.message_bar.text()
+    qtbot.waitUntil(lambda: not window.bridge.is_busy(), timeout=WAIT_MS)
+    window.controls.seed_box.setValue(5)  # the app carries on
+    wait_preview(qtbot, window, 5)
+
+
+def test_export_cancel_keeps_complete_pairs(qtbot, window, tmp_path):
+    window.state.set_selection(list(range(200)))
+    out = tmp_path / "cancelled"
+    window.export_selected(out)
+    qtbot.waitUntil(lambda: (out / "metadata.jsonl").exists(), timeout=WAIT_MS)
+    window.export.dialog.findChild(QPushButton).click()  # the dialog's Cancel button
+    assert window.export.done and window.message_bar.level == "warning"
+    qtbot.waitUntil(lambda: not window.bridge.is_busy(), timeout=WAIT_MS)
+    pngs = sorted(out.glob("*.png"))
+    rows = (out / "metadata.jsonl").read_text().splitlines()
+    assert 1 <= len(pngs) < 200 and len(rows) == len(pngs) == len(list(out.glob("*.txt")))
+    assert not list(out.glob(".*part*"))  # no half-written files
+
+
+def _exported_png(engine, folder, seed: int, settings: Settings):
+    with ExportWriter(folder) as w:
+        return w.add(engine.generate([seed], settings)[0])
+
+
+def test_dropping_an_exported_png_restores_seed_and_settings(qtbot, window, tiny_engine, tmp_path):
+    settings = Settings(temperature=0.3, variety=0.8, size=256, style=EngraveStyle(spacing=9.0, angle=-20.0))
+    png = _exported_png(tiny_engine, tmp_path / "made", 1234, settings)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(png))])
+    event = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert event.isAccepted()
+    assert window.state.seed == 1234 and window.state.settings == settings
+    assert window.controls.seed_box.value() == 1234
+    assert window.controls.sliders["temperature"].value() == pytest.approx(0.3)
+    assert window.controls.sliders["angle"].value() == pytest.approx(-20.0)
+    pic = wait_preview(qtbot, window, 1234, settings)
+    with Image.open(png) as im:
+        assert pixels(pic.result.image) == pixels(im)  # the dropped picture, made again
+    assert "Restored seed 1234" in window.message_bar.text()
+
+
+def test_dropping_a_foreign_png_is_refused_with_a_message(qtbot, window, tmp_path):
+    png = tmp_path / "photo.png"
+    Image.new("RGB", (8, 8), "red").save(png)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(png))])
+    assert window.handle_drop(mime) is False
+    assert window.message_bar.level == "error" and "not made by ArtGen" in window.message_bar.text()
+    assert window.state.seed == 0
+
+
+def test_a_bad_model_file_is_refused_and_the_current_model_stays(qtbot, window, tmp_path):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"this is not a model at all, just some bytes")
+    with qtbot.waitSignal(window.bridge.failed, timeout=WAIT_MS):
+        window.open_model(str(bad))
+    text = window.message_bar.text()
+    assert window.message_bar.level == "error" and "broken.safetensors" in text and "stays loaded" in text
+    assert window.model.name == "tiny"
+    window.controls.seed_box.setValue(9)  # still generating with the old model
+    assert wait_preview(qtbot, window, 9).caption
+
+
+def test_no_model_yet_starts_with_an_open_model_prompt(qtbot, tmp_path, data_dir, monkeypatch, tiny_model_path):
+    monkeypatch.setenv("ARTGEN_DEFAULT_MODEL", str(tmp_path / "missing.safetensors"))
+    w = MainWindow(bridge=EngineBridge(device="cpu"), state=AppState(page_size=12))
+    qtbot.addWidget(w)
+    w.show()
+    w.load_initial_model(None)
+    assert w.message_bar.level == "warning" and "Open a model" in w.message_bar.text()
+    assert w.message_bar.action_button.isVisible()
+    # a model opened later fills the gallery, and the next start remembers it
+    with qtbot.waitSignal(w.bridge.model_loaded, timeout=WAIT_MS):
+        w.open_model(str(tiny_model_path))
+    qtbot.waitUntil(w.gallery.model.is_filled, timeout=WAIT_MS)
+    assert w.message_bar.text() == ""
+    assert Preferences().get("last_model") == str(tiny_model_path)
+    w.shutdown()
+
+
+def test_keys_step_and_randomise_the_seed(qtbot, window):
+    window.activateWindow()
+    window.gallery.view.setFocus()
+    window.next_action.trigger()
+    window.next_action.trigger()
+    assert window.state.seed == 2
+    window.prev_action.trigger()
+    assert window.state.seed == 1
+    qtbot.keyClick(window.gallery.view, Qt.Key.Key_Right)  # the gallery's own arrows step seeds too
+    assert window.state.seed == 2
+    random.seed(1)
+    window.random_action.trigger()
+    assert window.state.seed != 2 and window.controls.seed_box.value() == window.state.seed
+    assert window.gallery.model.row_of(window.state.seed) >= 0  # the gallery moved to the random seed's page
+    # with a slider focused, arrows move the slider and leave the seed alone
+    seed = window.state.seed
+    slider = window.controls.sliders["variety"]
+    slider._slider.setFocus()
+    before = slider.value()
+    window.next_action.trigger()
+    assert window.state.seed == seed and slider.value() > before
+    assert window.save_action.shortcut().toString() == "Ctrl+S"
+    assert window.export_action.shortcut().toString() == "Ctrl+E"
+
+
+def test_save_as_writes_a_png_that_restores(qtbot, window, tmp_path):
+    wait_preview(qtbot, window, 0)
+    path = window.preview.save_as(tmp_path / "keep")
+    assert path == tmp_path / "keep.png"
+    meta = read_png_metadata(path)
+    assert meta["seed"] == 0 and meta["caption"] == window.preview.picture.caption
+
+
+def test_favourites_and_history_survive_a_restart(qtbot, window, data_dir):
+    wait_preview(qtbot, window, 0)
+    window.controls.seed_box.setValue(17)
+    wait_preview(qtbot, window, 17)
+    window.favourite_action.trigger()
+    assert window.preview.favourite_button.isChecked()
+    again = Library(data_dir)
+    assert [e.seed for e in again.favourites.entries] == [17]
+    assert [e.seed for e in again.history.entries][:2] == [17, 0]
+    assert window.library_panel.favourites.count() == 1
+    # restoring a favourite brings back its seed and settings
+    window.controls.seed_box.setValue(3)
+    window.library_panel.favourites.restore_requested.emit(again.favourites.entries[0])
+    assert window.state.seed == 17
+
+
+def test_model_summary_and_big_seeds(qtbot, window):
+    window.show_summary()
+    tree = window.summary_dialog.tree
+    texts = [tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())]
+    assert "Training summary" in texts and "Config" in texts
+    summary = tree.topLevelItem(texts.index("Training summary"))
+    assert summary.child(0).text(1) == "untrained tiny test model"
+
+    big = 2**62 + 5
+    window.controls.seed_box.setValue(big)  # past a C++ int: seeds travel as Python ints
+    qtbot.waitUntil(window.gallery.model.is_filled, timeout=WAIT_MS)
+    assert big in window.gallery.model.seeds()
+    assert wait_preview(qtbot, window, big).seed == big
