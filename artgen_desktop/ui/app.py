@@ -42,6 +42,10 @@ def _paper_palette() -> QPalette:
     }
     for role, color in colors.items():
         p.setColor(role, QColor(color))
+    # setColor(role, …) sets every colour group: give disabled widgets their greyed text back
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#a19b8f"))
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Highlight, QColor("#c9c4b8"))
     return p
 
 
