@@ -49,15 +49,15 @@ def skipped(scan, root: Path) -> dict[str, str]:
 def test_metadata_jsonl(tmp_path):
     save(tmp_path / "a.png", picture(1))
     save(tmp_path / "sub" / "b.jpg", picture(2), quality=90)
-    save(tmp_path / "extra.png", picture(3))  # not listed: image side only
+    save(tmp_path / "contact_sheet.png", picture(3))  # not listed: not part of the dataset
     rows = [{"file_name": "a.png", "text": "A red  apple."}, {"file_name": "sub/b.jpg", "caption": "A ship."}]
     (tmp_path / "metadata.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     scan = scan_folder(tmp_path)
     assert scan.layout == "metadata.jsonl" and scan.caption_mode == "captions"
-    assert rel(scan, tmp_path) == {"a.png": "A red apple.", "sub/b.jpg": "A ship.", "extra.png": None}
-    assert scan.skipped == []
+    assert rel(scan, tmp_path) == {"a.png": "A red apple.", "sub/b.jpg": "A ship."}
+    assert skipped(scan, tmp_path) == {"contact_sheet.png": "not listed in metadata.jsonl"}
     rep = scan.report()
-    assert rep["counts"]["items"] == 3 and rep["counts"]["captioned"] == 2 and rep["counts"]["uncaptioned"] == 1
+    assert rep["counts"]["items"] == 2 and rep["counts"]["captioned"] == 2 and rep["counts"]["skipped"] == 1
     json.dumps(rep)  # JSON-able
 
 

@@ -538,7 +538,15 @@ def engrave_and_write(job: tuple[str, bytes, tuple[int, int]]) -> str:
     buf = io.BytesIO()
     Image.fromarray(out).save(buf, format="PNG", optimize=False, compress_level=6)
     write_bytes_atomic(target, buf.getvalue())
+    _readable(target)
     return target
+
+
+def _readable(path) -> None:
+    """Atomic writes make 0600 temp files; a dataset is for others to read too (umask permitting)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
 
 
 # --- output ---------------------------------------------------------------------------------
@@ -698,6 +706,8 @@ def build(out_dir: Path, public_domain_only: bool = False, cache_dir: Path | Non
     write_text_atomic(out_dir / "report.json", json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     # last: its presence means the build is complete
     write_text_atomic(out_dir / "metadata.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    for name in ("contact_sheet.png", "report.json", "metadata.jsonl"):
+        _readable(out_dir / name)
     return report
 
 

@@ -1,7 +1,8 @@
 """Reading an artist's folder for training (DESIGN.md §5), with one code path after layout detection.
 
 Layouts, detected in this order:
-1. `metadata.jsonl` / `metadata.csv` (Hugging Face imagefolder) rows with `file_name` + `text` or `caption`;
+1. `metadata.jsonl` / `metadata.csv` (Hugging Face imagefolder) rows with `file_name` + `text` or `caption`
+   (images the metadata does not list are skipped and listed);
 2. sidecar captions: `name.png` + `name.txt` / `name.caption`, including kohya `10_horse/` folders;
 3. images without captions: a caption from the class folder name ("engraving/" -> "An engraving."),
    or image-only training when no folder name means anything.
@@ -387,8 +388,9 @@ def scan_folder(folder, caption_from_folders: bool = True) -> FolderScan:
                     entries.append((p, None, f"empty caption (in {meta.name})"))
                 else:
                     entries.append((p, _clean_caption(text), None))
-        # images next to the metadata that it does not list: still usable for the image side
-        entries += [(p, None, None) for p in images if p not in listed]
+        # the metadata defines the dataset (as in Hugging Face imagefolder); other images beside it, such
+        # as a contact sheet, are listed as skipped rather than trained on
+        skipped += [(str(p), f"not listed in {layout}") for p in images if p not in listed]
         caption_mode = "captions"
     else:
         sidecars = {}
