@@ -31,7 +31,7 @@ from .gallery_model import SEED_ROLE, STALE_ROLE, GalleryModel
 from .state import PAGE_SIZES, AppState
 
 THUMB_PX = 192  # thumbnails are rendered this size and drawn at MIN_THUMB_PX..THUMB_PX to fill the row
-MIN_THUMB_PX = 150
+MIN_THUMB_PX = 140
 CAPTION_LINES = 3
 
 
@@ -84,9 +84,10 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter, f"seed {index.data(SEED_ROLE)}")
         painter.setFont(option.font)
         painter.setPen(palette.text().color())
-        caption_rect = QRect(text_rect.x(), text_rect.bottom() + 1, text_rect.width(), line * CAPTION_LINES)
-        painter.drawText(caption_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
-                         | Qt.TextFlag.TextWordWrap, _elide_lines(index.data() or "", fm, caption_rect.width()))
+        # line by line, as wrapped here: letting drawText wrap again can split a line that just fits
+        for i, text in enumerate(_elide_lines(index.data() or "", fm, text_rect.width())):
+            painter.drawText(QRect(text_rect.x(), text_rect.bottom() + 1 + i * line, text_rect.width(), line),
+                             Qt.AlignmentFlag.AlignHCenter, text)
         painter.restore()
 
 
@@ -95,7 +96,7 @@ def cell_size(thumb_px: int, line_height: int) -> QSize:
     return QSize(thumb_px + 16, thumb_px + 16 + line_height * (CAPTION_LINES + 1))
 
 
-def _elide_lines(text: str, fm, width: int) -> str:
+def _elide_lines(text: str, fm, width: int) -> list[str]:
     """Word-wraps into CAPTION_LINES lines and elides the last one, so long captions end with '…'."""
     words, lines, current = text.split(), [], ""
     for word in words:
@@ -111,7 +112,7 @@ def _elide_lines(text: str, fm, width: int) -> str:
         lines = lines[:CAPTION_LINES - 1] + [" ".join(lines[CAPTION_LINES - 1:])]
     if lines:
         lines[-1] = fm.elidedText(lines[-1], Qt.TextElideMode.ElideRight, width)
-    return "\n".join(lines)
+    return lines
 
 
 class GalleryView(QListView):
