@@ -35,3 +35,46 @@ def tiny_model_path(tmp_path_factory):
 def tiny_engine(tiny_model_path):
     from artgen_desktop.engine import Engine
     return Engine.load(tiny_model_path, device="cpu")
+
+
+SHAPES = ("circle", "square", "triangle", "cross")
+SHADES = {"black": 0, "grey": 140}
+
+
+def make_shapes_dataset(folder, per_kind: int = 6, size: int = 64):
+    """An imagefolder of drawn shapes with captions that name them ("A grey triangle.")."""
+    import json
+    from pathlib import Path
+
+    from PIL import Image, ImageDraw
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for shape in SHAPES:
+        for shade, value in SHADES.items():
+            for k in range(per_kind):
+                im = Image.new("L", (size, size), 255)
+                d = ImageDraw.Draw(im)
+                m = 8 + (k * 3) % 12
+                box = [m, m + k % 4, size - m, size - m + k % 4]
+                if shape == "circle":
+                    d.ellipse(box, fill=value)
+                elif shape == "square":
+                    d.rectangle(box, fill=value)
+                elif shape == "triangle":
+                    d.polygon([(box[0], box[3]), (box[2], box[3]), ((box[0] + box[2]) // 2, box[1])], fill=value)
+                else:
+                    w = (box[2] - box[0]) // 5
+                    cx, cy = (box[0] + box[2]) // 2, (box[1] + box[3]) // 2
+                    d.rectangle([cx - w, box[1], cx + w, box[3]], fill=value)
+                    d.rectangle([box[0], cy - w, box[2], cy + w], fill=value)
+                name = f"{shape}-{shade}-{k}.png"
+                im.save(folder / name)
+                rows.append({"file_name": name, "text": f"A {shade} {shape}."})
+    (folder / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def shapes_dataset(tmp_path_factory):
+    return make_shapes_dataset(tmp_path_factory.mktemp("shapes"))

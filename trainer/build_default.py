@@ -326,10 +326,12 @@ def _init_worker() -> None:
 def _qt():
     global _qt_app
     from PySide6.QtCore import qInstallMessageHandler
-    from PySide6.QtGui import QGuiApplication
+    # a QApplication (not QGuiApplication): in a process that later shows widgets (the test run),
+    # a QGuiApplication instance would make every widget abort
+    from PySide6.QtWidgets import QApplication
     if _qt_app is None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        _qt_app = QGuiApplication.instance() or QGuiApplication(["artgen-build"])
+        _qt_app = QApplication.instance() or QApplication(["artgen-build"])
         qInstallMessageHandler(lambda *a: None)  # SVG files warn about every unknown element
     return _qt_app
 

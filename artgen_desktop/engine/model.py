@@ -25,7 +25,8 @@ import torch.nn.functional as F
 @dataclass(frozen=True)
 class ModelConfig:
     image_size: int = 128  # tone images are image_size x image_size grayscale, 1.0 = white paper
-    channels: tuple[int, ...] = (32, 64, 128, 256)  # one stride-2 stage per entry
+    # one stride-2 stage per entry; narrow at full resolution, where a 2-core CPU spends its time
+    channels: tuple[int, ...] = (16, 32, 64, 128, 256)
     latent_dim: int = 128
     vocab_size: int = 0  # set from the tokenizer when a model is built for a dataset
     text_dim: int = 256
@@ -46,7 +47,7 @@ class ModelConfig:
                          text_heads=2, prefix_tokens=2, max_caption_tokens=12, prior_hidden=64,
                          prior_layers=2, prior_steps=4),
             # for a CUDA card: wider everywhere
-            "large": dict(channels=(48, 96, 192, 384), latent_dim=128, text_dim=384, text_layers=4,
+            "large": dict(channels=(32, 64, 128, 256, 512), latent_dim=128, text_dim=384, text_layers=4,
                           text_heads=6, prior_hidden=1024, prior_layers=6),
         }
         if name not in presets:
@@ -99,7 +100,7 @@ def _norm(channels: int) -> nn.GroupNorm:
 
 
 class ImageEncoder(nn.Module):
-    """Tone image (B, 1, S, S) in [0, 1] -> latent (B, latent_dim)."""
+    """Tone image (B, 1, S, S) in [0, 1] -> latent (B, latent_dim) with RMS 1."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -113,7 +114,9 @@ class ImageEncoder(nn.Module):
         self.fc = Linear(c_in * cfg.bottleneck**2, cfg.latent_dim)
 
     def forward(self, tone: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.conv(tone * 2 - 1).flatten(1))
+        z = self.fc(self.conv(tone * 2 - 1).flatten(1))
+        # latents live on a sphere of RMS 1: training noise has a fixed meaning and the prior a bounded target
+        return z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + 1e-6)
 
 
 class ImageDecoder(nn.Module):
@@ -183,6 +186,9 @@ class CaptionDecoder(nn.Module):
         self.ln_f = nn.LayerNorm(d)
         self.head = Linear(d, max(cfg.vocab_size, 1), bias=False)
         self.head.weight = self.tok_emb.weight  # weight tying, as in GPT-2
+        # small embeddings (GPT-2's 0.02): with tied weights, unit-variance rows give huge first logits
+        nn.init.normal_(self.tok_emb.weight, std=0.02)
+        nn.init.normal_(self.pos_emb, std=0.02)
 
     def _run(self, x, caches=None):
         new_caches = []
@@ -239,6 +245,8 @@ class LatentPrior(nn.Module):
         for layer in self.layers:
             h = h + layer(h)
         return self.out(h)
+
+    forward = velocity  # so the trainer can wrap the prior in DDP
 
     def normalise(self, z: torch.Tensor) -> torch.Tensor:
         return (z - self.latent_mean) / self.latent_std

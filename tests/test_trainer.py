@@ -1,0 +1,130 @@
+"""The trainer on a tiny model and a drawn-shapes fixture: loss falls, resume, DDP, evaluation."""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from artgen_desktop.engine import Engine, read_info
+from trainer.evaluate import evaluate, is_fallback, well_formed
+from trainer.train import main as train_main
+from trainer.train import parse_duration
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+def _events(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def test_tiny_model_trains_and_loss_falls(tmp_path, shapes_dataset, capsys):
+    out = tmp_path / "m.safetensors"
+    code = train_main([str(shapes_dataset), "--out", str(out), "--preset", "tiny", "--steps", "120",
+                       "--prior-steps", "150", "--batch-size", "16", "--progress-json", "--quiet",
+                       "--tone-cache", str(tmp_path / "cache"), "--no-adapt-threads"])
+    assert code == 0
+    events = _events(capsys.readouterr().out)
+    ae = [e for e in events if e["event"] == "progress" and e["stage"] == "autoencoder"]
+    prior = [e for e in events if e["event"] == "progress" and e["stage"] == "prior"]
+    assert ae[-1]["losses"]["rec"] < 0.8 * ae[0]["losses"]["rec"]
+    assert ae[-1]["losses"]["cap"] < 0.8 * ae[0]["losses"]["cap"]
+    assert prior[-1]["loss"] < prior[0]["loss"]
+    assert events[-1] == {"event": "done", "model": str(out)}
+    info, tok = read_info(out)
+    assert info.summary["images"] == 48 and info.summary["steps"] == {"autoencoder": 120, "prior": 150}
+    assert "circle" in tok.words
+    assert (tmp_path / "m.run" / "samples-prior.png").exists()
+    results = Engine.load(out, device="cpu").generate([0, 1, 2])
+    assert all(r.caption for r in results)
+
+
+def test_kill_and_resume_continue_from_the_checkpoint(tmp_path, shapes_dataset):
+    out = tmp_path / "m.safetensors"
+    state = tmp_path / "m.run" / "state.safetensors"
+    base = [sys.executable, "-m", "trainer", "train", str(shapes_dataset), "--out", str(out), "--preset", "tiny",
+            "--batch-size", "8", "--quiet", "--progress-json", "--tone-cache", str(tmp_path / "cache"),
+            "--no-adapt-threads"]
+    proc = subprocess.Popen(base + ["--steps", "100000", "--checkpoint-every", "1s"], env=ENV, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not state.exists():
+        time.sleep(0.1)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGKILL)  # a hard kill: no chance to save
+    proc.wait()
+    assert state.exists()
+    from trainer.state import peek_run
+    killed_at = peek_run(state)["step"]
+    assert killed_at > 0
+
+    # SIGTERM (what the app's Cancel sends) saves and exits with 130
+    proc = subprocess.Popen(base + ["--steps", "100000", "--resume"], env=ENV, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    first = json.loads(next(line for line in proc.stdout if line.startswith('{"event": "progress"')))
+    assert first["step"] > killed_at  # continued, did not start over
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    stopped_at = peek_run(state)["step"]
+    assert stopped_at >= first["step"]
+
+    done = subprocess.run(base + ["--steps", str(stopped_at + 20), "--prior-steps", "30", "--resume"], env=ENV,
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert read_info(out)[0].summary["steps"]["autoencoder"] == stopped_at + 20
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_with_two_gloo_processes(tmp_path, shapes_dataset):
+    out = tmp_path / "ddp.safetensors"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+           str(_free_port()), "-m", "trainer", "train", str(shapes_dataset), "--out", str(out), "--preset", "tiny",
+           "--steps", "12", "--prior-steps", "12", "--batch-size", "8", "--quiet", "--device", "cpu",
+           "--tone-cache", str(tmp_path / "cache")]
+    proc = subprocess.run(cmd, env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = read_info(out)[0].summary
+    assert summary["world_size"] == 2 and summary["steps"]["autoencoder"] == 12
+
+
+def test_evaluate_reports_every_metric(tmp_path):
+    from conftest import make_shapes_dataset
+    shapes_dataset = make_shapes_dataset(tmp_path / "shapes", per_kind=20)  # enough for a held-out split
+    out = tmp_path / "m.safetensors"
+    assert train_main([str(shapes_dataset), "--out", str(out), "--preset", "tiny", "--steps", "150",
+                       "--prior-steps", "100", "--batch-size", "16", "--quiet", "--no-adapt-threads",
+                       "--tone-cache", str(tmp_path / "cache")]) == 0
+    m = evaluate(out, shapes_dataset, seeds=100, out_dir=tmp_path / "eval", judge_seconds=20,
+                 cache_dir=tmp_path / "cache", log=lambda s: None)
+    rp = m["r_precision"]
+    assert rp["real_heldout"] > rp["shuffled"]
+    for key in ("generated_vs_heldout", "train_vs_heldout"):
+        assert m["frechet_judge"][key] >= 0
+    for key in ("well_formed_rate", "distinct_rate", "verbatim_copy_rate"):
+        assert 0 <= m[key] <= 1
+    assert m["fallback_count"] >= 0 and m["diversity"]["generated"] > 0
+    assert set(m["targets"]) == {"r_precision_ratio", "fd_ratio", "fallback_count", "well_formed_rate",
+                                 "distinct_rate"}
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["seeds"] == 100
+    assert (tmp_path / "eval" / "contact_sheet.png").exists()
+
+
+def test_caption_checks_and_durations():
+    assert well_formed("A red apple.") and not well_formed("A red red apple.")
+    assert not well_formed("A cat on a cat on a mat.") and not well_formed("A red apple")
+    assert is_fallback("An engraving.") and not is_fallback("An engraved teapot.")
+    assert parse_duration("90s") == 90 and parse_duration("1.5h") == 5400 and parse_duration("45m") == 2700
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_duration("soon")

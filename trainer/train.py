@@ -1,0 +1,532 @@
+"""Train an ArtGen model on a dataset folder. Reads top to bottom:
+
+    python -m trainer train DATASET --out MODEL.safetensors [--preset default] [--time-budget 60m]
+                                   [--init MODEL] [--resume] [--device auto|cpu|cuda]
+
+Stage 1 "autoencoder": encoder, image decoder and caption decoder together. The decoders see
+noisy latents (z + sigma*noise), so they also work a little away from the encoder's exact outputs;
+the caption loss reaches the encoder scaled down, which makes the latent carry what captions name.
+Stage 2 "prior": the flow-matching prior is fitted to the encoder's latents of every training image,
+so that a seed's noise lands where the decoders work (the piece the prototype lacked). EMA weights.
+
+Checkpoints go to RUN_DIR/state.safetensors every few minutes (atomic); --resume continues from it.
+Ctrl-C / SIGTERM saves and exits. Under torchrun (WORLD_SIZE > 1) it runs DDP (gloo on CPU, nccl on CUDA).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import json
+import logging
+import math
+import os
+import re
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from artgen_desktop.engine import (
+    ArtGenModel,
+    Engine,
+    ModelConfig,
+    ModelInfo,
+    Settings,
+    Tokenizer,
+    load_checkpoint,
+    save_checkpoint,
+)
+from trainer.data import load_tones, scan_folder
+from trainer.sheets import contact_sheet
+from trainer.state import load_state, peek_run, save_state
+from trainer.threads import ThreadTuner
+
+log = logging.getLogger("trainer")
+STAGES = ("autoencoder", "prior")
+STAGE_SHARE = {"autoencoder": 0.8, "prior": 0.2}  # of the time budget
+LATENT_NOISE = 0.15  # sigma of the training noise on latents (RMS of a latent is 1)
+CAPTION_GRAD_TO_ENCODER = 0.1
+
+
+def parse_duration(text: str) -> float:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"duration must look like 90s, 45m or 1.5h, not {text!r}")
+    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, None: 60}[m.group(2)]
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def any(self, flag: bool, device) -> bool:
+        """True on every rank if it is True on any (stop decisions must agree)."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item() > 0)
+
+
+def has_amx() -> bool:
+    try:
+        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def autocast(device: torch.device, precision: str):
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def grad_scaled(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """Same value as x; the gradient flowing back through it is multiplied by scale."""
+    return x.detach() + scale * (x - x.detach())
+
+
+class Trainer:
+    def __init__(self, args, dist_info: Dist):
+        self.args = args
+        self.dist = dist_info
+        self.device = torch.device(args.device_resolved)
+        self.precision = args.precision_resolved
+        self.run_dir = Path(args.run_dir)
+        self.state_path = self.run_dir / "state.safetensors"
+        self.stop_requested = False
+        self._prepare_data()
+        self._build_model()
+
+    # ---- data --------------------------------------------------------------------------------
+    def _prepare_data(self):
+        a = self.args
+        scan = scan_folder(a.dataset)
+        if not scan.items:
+            raise SystemExit(f"trainer: no usable images in {a.dataset} ({len(scan.skipped)} skipped)")
+        init_cfg = None
+        if a.init:
+            self.init_model, self.init_tok, init_info = load_checkpoint(a.init)
+            init_cfg = init_info.config
+        size = init_cfg.image_size if init_cfg else ModelConfig.preset(a.preset).image_size
+        items = scan.items
+        tones = load_tones(items, size, cache_dir=a.tone_cache, workers=2, skipped=scan.skipped)
+        self.scan = scan
+        train_idx = [i for i, it in enumerate(items) if it.split == "train"] or list(range(len(items)))
+        self.val_idx = [i for i, it in enumerate(items) if it.split == "val"]
+        self.items = items
+        self.tones = torch.from_numpy(tones)  # uint8 (N, S, S); 255 = white
+        self.train_idx = np.array(train_idx)
+        captions = [it.caption for it in items]
+        self.has_captions = any(c for c in captions)
+        train_caps = [captions[i] for i in train_idx if captions[i]]
+        if a.init:
+            # keep the model's words (their embeddings are trained) and append the dataset's new ones
+            known = set(self.init_tok.words)
+            new = [w for w in Tokenizer.build(train_caps).words if w not in known]
+            self.tokenizer = Tokenizer(self.init_tok.words + new)
+        else:
+            self.tokenizer = Tokenizer.build(train_caps)
+        max_tok = (init_cfg or ModelConfig.preset(a.preset)).max_caption_tokens
+        self.tokens = torch.full((len(items), max_tok + 1), self.tokenizer.pad, dtype=torch.long)
+        for i, c in enumerate(captions):
+            if c:
+                ids = self.tokenizer.encode(c, max_tok)
+                self.tokens[i, : len(ids)] = torch.tensor(ids)
+        self.captioned = torch.tensor([bool(c) for c in captions])
+
+    # ---- model -------------------------------------------------------------------------------
+    def _build_model(self):
+        a = self.args
+        if a.init:
+            cfg = ModelConfig.from_json(self.init_model.cfg.to_json())
+            cfg = ModelConfig(**{**json.loads(cfg.to_json()), "channels": cfg.channels,
+                                 "vocab_size": len(self.tokenizer)})
+            model = ArtGenModel(cfg)
+            sd = self.init_model.state_dict()
+            emb = sd["captioner.tok_emb.weight"]
+            if emb.shape[0] < len(self.tokenizer):  # grow the vocabulary: new rows start small and random
+                grown = torch.randn(len(self.tokenizer), emb.shape[1]) * emb.std()
+                grown[: emb.shape[0]] = emb
+                sd["captioner.tok_emb.weight"] = grown
+                sd["captioner.head.weight"] = grown
+            model.load_state_dict(sd)
+        else:
+            torch.manual_seed(a.seed)
+            cfg = ModelConfig.preset(a.preset, vocab_size=len(self.tokenizer))
+            model = ArtGenModel(cfg)
+        model.captioner.head.weight = model.captioner.tok_emb.weight
+        self.cfg = cfg
+        self.model = model.to(self.device)
+        ae_params = [p for n, p in self.model.named_parameters() if not n.startswith("prior.")]
+        if a.init and a.finetune == "captions-prior":
+            for n, p in self.model.named_parameters():
+                if n.startswith(("encoder.", "decoder.")):
+                    p.requires_grad_(False)
+            ae_params = list(self.model.captioner.parameters())
+        self.opt_ae = torch.optim.AdamW(ae_params, lr=a.lr, weight_decay=0.01, betas=(0.9, 0.99))
+        self.opt_prior = torch.optim.AdamW(self.model.prior.parameters(), lr=a.prior_lr, weight_decay=0.0)
+        self.prior_ema = copy.deepcopy(self.model.prior).requires_grad_(False)
+        self.stage_ae = StageOne(self.model)
+        if self.dist.world > 1:
+            self.ddp_ae = nn.parallel.DistributedDataParallel(self.stage_ae)
+            self.ddp_prior = nn.parallel.DistributedDataParallel(self.model.prior)
+        else:
+            self.ddp_ae, self.ddp_prior = self.stage_ae, self.model.prior
+        self.run = {"stage": STAGES[0], "step": 0, "elapsed": {s: 0.0 for s in STAGES}, "losses": {},
+                    "started": time.time()}
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    def _modules(self):
+        return {"model": self.model, "prior_ema": self.prior_ema}
+
+    def save(self):
+        if self.dist.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            run = {**self.run, "vocab": self.tokenizer.words, "config": self.cfg.to_json()}
+            save_state(self.state_path, self._modules(), {"ae": self.opt_ae, "prior": self.opt_prior}, run)
+            self.emit({"event": "checkpoint", "path": str(self.state_path), "stage": self.run["stage"],
+                       "step": self.run["step"]})
+
+    def resume(self) -> bool:
+        if not self.state_path.exists():
+            return False
+        saved = peek_run(self.state_path)
+        if saved["vocab"] != self.tokenizer.words or saved["config"] != self.cfg.to_json():
+            raise SystemExit(f"trainer: {self.state_path} belongs to another dataset or config; "
+                             "use another --run-dir or delete it")
+        self.run = load_state(self.state_path, self._modules(), {"ae": self.opt_ae, "prior": self.opt_prior})
+        self.run.pop("vocab", None)
+        self.run.pop("config", None)
+        self.model.captioner.head.weight = self.model.captioner.tok_emb.weight
+        log.info("resumed at stage %s step %d", self.run["stage"], self.run["step"])
+        return True
+
+    # ---- output ------------------------------------------------------------------------------
+    def emit(self, event: dict):
+        if self.dist.main and self.args.progress_json:
+            print(json.dumps(event), flush=True)
+
+    def sample_grid(self, name: str):
+        if not self.dist.main:
+            return
+        engine = self.engine()
+        results = engine.generate(list(range(16)), Settings(temperature=0.7, size=256))
+        path = self.run_dir / f"samples-{name}.png"
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        contact_sheet([r.image for r in results], [f"{r.seed}: {r.caption}" for r in results],
+                      cols=8, cell=128).save(path)
+        self.emit({"event": "sample", "path": str(path), "stage": name})
+        self.model.train()
+
+    def engine(self) -> Engine:
+        """The model as the app will see it: EMA prior, eval mode."""
+        model = copy.deepcopy(self.model).cpu().eval()
+        model.prior.load_state_dict(self.prior_ema.state_dict())
+        model.captioner.head.weight = model.captioner.tok_emb.weight
+        return Engine(model, self.tokenizer, ModelInfo(None, self.cfg), "cpu")
+
+    # ---- the loop ----------------------------------------------------------------------------
+    def batches(self, stage: str, batch: int):
+        """Endless (indices) batches: a fresh permutation per epoch from (seed, stage, epoch), rank-strided."""
+        epoch = 0
+        n = len(self.train_idx)
+        while True:
+            rng = np.random.default_rng([self.args.seed, STAGES.index(stage), epoch])
+            perm = self.train_idx[rng.permutation(n)]
+            per_rank = perm[self.dist.rank::self.dist.world]
+            for i in range(0, len(per_rank) - batch + 1 if len(per_rank) >= batch else 1, batch):
+                yield torch.from_numpy(per_rank[i:i + batch])
+            epoch += 1
+
+    def stage_budget(self, stage: str) -> tuple[float, int]:
+        a = self.args
+        seconds = a.time_budget * STAGE_SHARE[stage] if a.time_budget else math.inf
+        steps = (a.steps if stage == "autoencoder" else a.prior_steps) or 10**12
+        if not a.time_budget and not (a.steps or a.prior_steps):
+            raise SystemExit("trainer: give --time-budget and/or --steps")
+        return seconds, steps
+
+    def run_stage(self, stage: str, step_fn, tuner: ThreadTuner | None):
+        seconds, steps = self.stage_budget(stage)
+        start_elapsed = self.run["elapsed"][stage]
+        t0 = time.time() - start_elapsed
+        last_ckpt = time.time()
+        total = steps if steps < 10**12 else None
+        bar = tqdm(total=total, initial=self.run["step"], desc=stage, unit="step", file=sys.stderr,
+                   disable=not self.dist.main or self.args.quiet, dynamic_ncols=True)
+        losses: dict[str, float] = {}
+        while True:
+            elapsed = time.time() - t0
+            done = self.run["step"] >= steps or elapsed >= seconds
+            if self.dist.any(done or self.stop_requested, self.device):
+                break
+            t_step = time.perf_counter()
+            step_losses = step_fn(self.run["step"], steps, seconds, elapsed)
+            if tuner:
+                tuner.observe(time.perf_counter() - t_step)
+            for k, v in step_losses.items():
+                losses[k] = 0.95 * losses.get(k, v) + 0.05 * v
+            self.run["step"] += 1
+            self.run["elapsed"][stage] = time.time() - t0
+            bar.update(1)
+            if self.run["step"] % 20 == 0:
+                remaining = min(seconds - elapsed, (steps - self.run["step"]) * (elapsed / max(self.run["step"], 1)))
+                bar.set_postfix({k: f"{v:.4f}" for k, v in losses.items()})
+                self.emit({"event": "progress", "stage": stage, "step": self.run["step"],
+                           "steps": steps if steps < 10**12 else None,
+                           "loss": round(sum(losses.values()), 5), "losses": losses,
+                           "eta_s": round(max(remaining, 0), 1)})
+            if time.time() - last_ckpt > self.args.checkpoint_every:
+                self.run["losses"][stage] = losses
+                self.save()
+                last_ckpt = time.time()
+        bar.close()
+        self.run["losses"][stage] = losses
+        self.run.setdefault("steps_done", {})[stage] = self.run["step"]
+
+    def train_autoencoder(self):
+        model, a = self.model, self.args
+        model.train()
+        it = self.batches("autoencoder", a.batch_size)
+        pad = self.tokenizer.pad
+
+        def step(i, steps, seconds, elapsed):
+            idx = next(it)
+            x = self.tones[idx].float().div(255).unsqueeze(1).to(self.device)
+            flip = torch.rand(len(idx)) < 0.5
+            x = torch.where(flip.view(-1, 1, 1, 1).to(self.device), x.flip(-1), x)
+            tokens = self.tokens[idx].to(self.device)
+            has_cap = self.captioned[idx].to(self.device)
+            lr = cosine_lr(a.lr, i, steps, elapsed, seconds)
+            for g in self.opt_ae.param_groups:
+                g["lr"] = lr
+            with autocast(self.device, self.precision):
+                recon, logits = self.ddp_ae(x, tokens)
+            rec = F.l1_loss(recon.float(), x) + F.mse_loss(recon.float(), x)
+            target = tokens[:, 1:]
+            mask = (target != pad) & has_cap[:, None]
+            if mask.any():
+                cap = F.cross_entropy(logits.float()[mask], target[mask])
+            else:
+                cap = logits.float().sum() * 0.0  # keeps DDP's gradient buckets in step
+            loss = rec + a.caption_weight * cap
+            self.opt_ae.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.opt_ae.step()
+            return {"rec": rec.item(), "cap": cap.item()}
+
+        return step
+
+    @torch.no_grad()
+    def encode_all(self) -> torch.Tensor:
+        """Latents of every training image and its mirror image (eval mode)."""
+        self.model.eval()
+        out = []
+        for i in range(0, len(self.train_idx), 128):
+            x = self.tones[self.train_idx[i:i + 128]].float().div(255).unsqueeze(1).to(self.device)
+            out += [self.model.encoder(x), self.model.encoder(x.flip(-1))]
+        self.model.train()
+        return torch.cat(out).float()
+
+    def train_prior(self):
+        a = self.args
+        z = self.encode_all()
+        prior = self.model.prior
+        if self.run["step"] == 0:  # (on resume the buffers come from the checkpoint)
+            prior.latent_mean.copy_(z.mean(0))
+            prior.latent_std.copy_(z.std(0).clamp(min=1e-3))
+            self.prior_ema.load_state_dict(prior.state_dict())
+        data = prior.normalise(z)
+        gen_rank = torch.Generator().manual_seed(a.seed * 7919 + self.dist.rank)
+
+        def step(i, steps, seconds, elapsed):
+            idx = torch.randint(len(data), (a.prior_batch,), generator=gen_rank)
+            x1 = data[idx]
+            x0 = torch.randn_like(x1)
+            t = torch.rand(len(x1), 1, device=x1.device)
+            xt = (1 - t) * x0 + t * x1
+            lr = cosine_lr(a.prior_lr, i, steps, elapsed, seconds)
+            for g in self.opt_prior.param_groups:
+                g["lr"] = lr
+            v = self.ddp_prior(xt, t)
+            loss = F.mse_loss(v, x1 - x0)
+            self.opt_prior.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_prior.step()
+            with torch.no_grad():
+                decay = min(0.999, (1 + i) / (10 + i))
+                for pe, p in zip(self.prior_ema.parameters(), prior.parameters()):
+                    pe.lerp_(p, 1 - decay)
+                self.prior_ema.latent_mean.copy_(prior.latent_mean)
+                self.prior_ema.latent_std.copy_(prior.latent_std)
+            return {"flow": loss.item()}
+
+        return step
+
+    def fit(self) -> dict:
+        tuner = ThreadTuner() if (self.device.type == "cpu" and self.dist.world == 1 and self.args.adapt_threads) \
+            else None
+        for stage in STAGES[STAGES.index(self.run["stage"]):]:
+            if self.run["stage"] != stage:
+                self.run.update(stage=stage, step=0)
+            if stage == "autoencoder" and self.args.finetune == "prior-only":
+                continue
+            step_fn = self.train_autoencoder() if stage == "autoencoder" else self.train_prior()
+            self.run_stage(stage, step_fn, tuner)
+            if self.stop_requested:
+                return self.run
+            self.save()
+            self.sample_grid(stage)
+            if stage != STAGES[-1]:
+                self.run.update(stage=STAGES[STAGES.index(stage) + 1], step=0)
+        return self.run
+
+    def summary(self) -> dict:
+        return {
+            "dataset": str(Path(self.args.dataset).resolve().name),
+            "images": len(self.items), "train_images": int(len(self.train_idx)), "val_images": len(self.val_idx),
+            "caption_mode": self.scan.caption_mode, "skipped_files": len(self.scan.skipped),
+            "vocabulary": len(self.tokenizer), "preset": self.args.preset, "init": self.args.init,
+            "finetune": self.args.finetune if self.args.init else None,
+            "steps": self.run.get("steps_done", {}),
+            "autoencoder_images_per_s": round(self.run.get("steps_done", {}).get("autoencoder", 0)
+                                              * self.args.batch_size * self.dist.world
+                                              / max(self.run["elapsed"]["autoencoder"], 1e-9), 1),
+            "seconds": {s: round(v, 1) for s, v in self.run["elapsed"].items()},
+            "final_losses": self.run["losses"], "device": str(self.device), "precision": self.precision,
+            "world_size": self.dist.world, "trained_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+
+    def write_model(self, out: Path, dtype: torch.dtype):
+        engine = self.engine()
+        save_checkpoint(out, engine.model, self.tokenizer, self.summary(), dtype=dtype)
+
+
+class StageOne(nn.Module):
+    """Stage 1's forward pass as one module (without the prior), so DDP sees one graph of used parameters."""
+
+    def __init__(self, model: ArtGenModel):
+        super().__init__()
+        self.encoder, self.decoder, self.captioner = model.encoder, model.decoder, model.captioner
+
+    def forward(self, x, tokens):
+        z = self.encoder(x)
+        zn = z + LATENT_NOISE * torch.randn_like(z)
+        recon = self.decoder(zn)
+        logits = self.captioner(grad_scaled(zn, CAPTION_GRAD_TO_ENCODER), tokens[:, :-1])
+        return recon, logits
+
+
+def cosine_lr(base: float, step: int, steps: int, elapsed: float, seconds: float) -> float:
+    """Warm-up, then cosine decay over whichever runs out first: steps or time."""
+    warm = min(1.0, (step + 1) / 200)
+    progress = max(step / steps if steps < 10**12 else 0.0, elapsed / seconds if math.isfinite(seconds) else 0.0)
+    return base * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m trainer train", description="Train or fine-tune an ArtGen model.")
+    p.add_argument("dataset", help="dataset folder (imagefolder metadata, sidecar captions, or class folders)")
+    p.add_argument("--out", required=True, help="model file to write (.safetensors)")
+    p.add_argument("--run-dir", help="checkpoints and sample grids (default: OUT without suffix + '.run')")
+    p.add_argument("--preset", default="default", choices=["tiny", "default", "large"])
+    p.add_argument("--init", help="start from this model (fine-tuning)")
+    p.add_argument("--finetune", default="all", choices=["all", "captions-prior", "prior-only"],
+                   help="with --init: what to train (captions-prior keeps the image autoencoder)")
+    p.add_argument("--time-budget", type=parse_duration, help="e.g. 60m: split 80%% autoencoder, 20%% prior")
+    p.add_argument("--steps", type=int, help="autoencoder steps (with or without a time budget)")
+    p.add_argument("--prior-steps", type=int, help="prior steps")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--prior-batch", type=int, default=256)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--prior-lr", type=float, default=1e-3)
+    p.add_argument("--caption-weight", type=float, default=0.5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="auto: bf16 autocast on CUDA and on CPUs with AMX, else fp32")
+    p.add_argument("--checkpoint-every", type=parse_duration, default=180.0, help="default 3m")
+    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/state.safetensors")
+    p.add_argument("--half", action="store_true", help="store the model in float16 (half the size)")
+    p.add_argument("--tone-cache", help="folder for cached tone images (default: the user cache)")
+    p.add_argument("--no-adapt-threads", dest="adapt_threads", action="store_false")
+    p.add_argument("--progress-json", action="store_true", help="one JSON event per line on stdout (for the app)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    args.device_resolved = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
+        "cpu" if args.device == "auto" else args.device)
+    if args.device_resolved == "cuda" and not torch.cuda.is_available():
+        print("trainer: error: --device cuda but no CUDA GPU is available", file=sys.stderr)
+        return 2
+    if args.precision == "auto":
+        args.precision_resolved = "bf16" if (args.device_resolved == "cuda" or has_amx()) else "fp32"
+    else:
+        args.precision_resolved = args.precision
+    d = Dist()
+    if world > 1:
+        backend = "nccl" if args.device_resolved == "cuda" else "gloo"
+        dist.init_process_group(backend)
+        d = Dist(dist.get_rank(), dist.get_world_size())
+        if args.device_resolved == "cuda":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+            args.device_resolved = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+        args.adapt_threads = False
+    out = Path(args.out)
+    args.run_dir = args.run_dir or str(out.with_suffix("")) + ".run"
+    trainer = Trainer(args, d)
+    if args.resume and not trainer.resume() and d.main:
+        log.info("no checkpoint in %s; starting fresh", args.run_dir)
+    if d.main:
+        log.info("%d images (%d train, %d val), vocabulary %d, %s params, device %s, %s",
+                 len(trainer.items), len(trainer.train_idx), len(trainer.val_idx), len(trainer.tokenizer),
+                 f"{trainer.model.num_parameters():,}", trainer.device, trainer.precision)
+
+    def on_signal(signum, frame):
+        trainer.stop_requested = True
+    old_term = signal.signal(signal.SIGTERM, on_signal)
+    old_int = signal.signal(signal.SIGINT, on_signal)
+    try:
+        trainer.fit()
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
+    if trainer.stop_requested:
+        trainer.save()
+        if d.main:
+            print(f"trainer: stopped; checkpoint saved in {trainer.state_path} (continue with --resume)",
+                  file=sys.stderr)
+        if world > 1:
+            dist.destroy_process_group()
+        return 130
+    if d.main:
+        trainer.write_model(out, torch.float16 if args.half else torch.float32)
+        (Path(args.run_dir) / "report.json").write_text(json.dumps(
+            {"summary": trainer.summary(), "dataset": trainer.scan.report()}, indent=2))
+        trainer.emit({"event": "done", "model": str(out)})
+        log.info("wrote %s", out)
+    if world > 1:
+        dist.destroy_process_group()
+    return 0
