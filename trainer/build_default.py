@@ -326,6 +326,7 @@ def _init_worker() -> None:
 def _qt():
     global _qt_app
     from PySide6.QtCore import qInstallMessageHandler
+
     # a QApplication (not QGuiApplication): in a process that later shows widgets (the test run),
     # a QGuiApplication instance would make every widget abort
     from PySide6.QtWidgets import QApplication
