@@ -1,4 +1,7 @@
-"""`artgen`: the GUI by default; `generate`, `interpolate`, `info` for headless work.
+"""`artgen`: the GUI by default; `generate`, `interpolate`, `info` for headless work; `--self-test`.
+
+`artgen train ...` (not listed in the help) runs the trainer: the fine-tune dialog's route in a frozen
+bundle, where there is no `python -m trainer`.
 
 Bad arguments and bad files end with a one-line `artgen: error: …` and exit status 2, never a traceback.
 """
@@ -42,6 +45,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="artgen", description="ArtGen Desktop: engravings with captions, from seeds.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--self-test", action="store_true",
+                        help="generate with the bundled model offscreen, check determinism, print one line and exit")
     sub = parser.add_subparsers(dest="command")
 
     g = sub.add_parser("gui", help="start the desktop app (the default)")
@@ -127,14 +132,21 @@ def cmd_gui(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:
+        from trainer.train import main as train
+        return train(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
         from . import __version__
         print(__version__)
         return 0
+    if args.self_test:
+        from .selftest import run as self_test
+        return self_test()
     if args.command is None:
-        args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
+        args = parser.parse_args(["gui", *argv])
     from .engine.errors import ArtGenError
     try:
         return {"generate": cmd_generate, "interpolate": cmd_interpolate, "info": cmd_info,

@@ -43,6 +43,8 @@ KILL_AFTER_MS = 20_000  # the trainer gets this long to save after SIGTERM befor
 
 
 def default_trainer_command() -> list[str]:
+    if getattr(sys, "frozen", False):  # a bundle: its executable is `artgen`, which routes `train …`
+        return [sys.executable]
     return [sys.executable, "-m", "trainer"]
 
 
