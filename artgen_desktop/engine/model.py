@@ -24,8 +24,11 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class ModelConfig:
-    image_size: int = 128  # tone images are image_size x image_size grayscale, 1.0 = white paper
-    # one stride-2 stage per entry; narrow at full resolution, where a 2-core CPU spends its time
+    # tone images are image_size x image_size grayscale, 1.0 = white paper. 64 px by default: on a
+    # 2-core CPU without AMX it trains 4x faster than 128 px (78 vs 21 img/s measured), and within an
+    # hour that buys the epochs that make pictures recognisable; the "large" preset (GPU) uses 128.
+    image_size: int = 64
+    # one stride-2 stage per entry; narrow at full resolution, where a CPU spends its time
     channels: tuple[int, ...] = (16, 32, 64, 128, 256)
     latent_dim: int = 128
     vocab_size: int = 0  # set from the tokenizer when a model is built for a dataset
@@ -47,8 +50,8 @@ class ModelConfig:
                          text_heads=2, prefix_tokens=2, max_caption_tokens=12, prior_hidden=64,
                          prior_layers=2, prior_steps=4),
             # for a CUDA card: wider everywhere
-            "large": dict(channels=(32, 64, 128, 256, 512), latent_dim=128, text_dim=384, text_layers=4,
-                          text_heads=6, prior_hidden=1024, prior_layers=6),
+            "large": dict(image_size=128, channels=(32, 64, 128, 256, 512), latent_dim=128, text_dim=384,
+                          text_layers=4, text_heads=6, prior_hidden=1024, prior_layers=6),
         }
         if name not in presets:
             raise ValueError(f"unknown model preset {name!r}; choose from {', '.join(presets)}")
