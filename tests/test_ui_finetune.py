@@ -164,7 +164,9 @@ def test_window_loads_the_fine_tuned_model(qtbot, trainer, monkeypatch, tiny_mod
     dialog.dataset_edit.setText(str(dataset))
     dialog.out_edit.setText(str(dataset.parent / "finetuned.safetensors"))
     dialog.start()
+    assert window.bridge._threads_wanted == 1  # generation steps aside to one thread while training runs
     wait_done(qtbot, dialog)
+    assert window.bridge._threads_wanted is None
     with qtbot.waitSignal(window.bridge.model_loaded, timeout=WAIT_MS) as loaded:
         dialog.load_button.click()
     assert loaded.args[0].name == "finetuned" and window.model.name == "finetuned"

@@ -80,6 +80,18 @@ class Result:
                 "model": self.model.name, "model_hash": self.model.hash, "label": self.label}
 
 
+_DEFAULT_THREADS = torch.get_num_threads()
+
+
+def set_threads(n: int | None) -> None:
+    """CPU threads for generation in the calling thread; None = torch's default (one per core).
+
+    With another busy process on a small machine (a fine-tune running beside the app), two OpenMP
+    threads collapse when a core is taken and one thread is many times faster.
+    """
+    torch.set_num_threads(max(1, n) if n else _DEFAULT_THREADS)
+
+
 def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -28,7 +28,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
-from artgen_desktop.engine import ArtGenError, Engine, ExportWriter, Result, Settings
+from artgen_desktop.engine import ArtGenError, Engine, ExportWriter, Result, Settings, set_threads
 from artgen_desktop.engine.animation import write_animation
 from artgen_desktop.engine.export import stem_for
 
@@ -129,6 +129,8 @@ class EngineBridge(QObject):
         self._ids = itertools.count(1)
         self._state = _State()
         self._engine: Engine | None = None  # touched by the worker thread only
+        self._threads_wanted: int | None = None  # set by the main thread, applied by the worker
+        self._threads_applied: int | None = None
         self._preview_base: Result | None = None  # worker only: the last preview, for style-only re-renders
         self._pending: dict[str, _Job] = {}
         self._cancelled: set[int] = set()  # guarded by _cond
@@ -234,6 +236,10 @@ class EngineBridge(QObject):
             yield ExportSummary(str(writer.folder), [str(p) for p in writer.written], str(anim) if anim else None)
         return self._submit(EXPORT, work)
 
+    def set_threads(self, n: int | None) -> None:
+        """CPU threads for generation (None = default); e.g. 1 while a fine-tune shares the CPU."""
+        self._threads_wanted = n
+
     def cancel(self, request_id: int) -> None:
         with self._cond:
             for slot, job in list(self._pending.items()):
@@ -317,6 +323,9 @@ class EngineBridge(QObject):
             self._relay.event.emit((job.id, job.channel, event, payload))
 
     def _step(self, job: _Job) -> tuple[str, Any]:
+        if self._threads_wanted != self._threads_applied:  # thread counts are per OS thread: set it here
+            self._threads_applied = self._threads_wanted
+            set_threads(self._threads_applied)
         try:
             if job.iterator is None:
                 job.iterator = iter(job.work(self._engine))

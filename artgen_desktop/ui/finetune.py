@@ -56,6 +56,7 @@ def format_eta(seconds: float) -> str:
 
 class FineTuneDialog(QDialog):
     load_requested = Signal(str)  # path of the model to load
+    running_changed = Signal(bool)
 
     def __init__(self, current_model: str | None, prefs: Preferences, parent: QWidget | None = None,
                  command: list[str] | None = None):
@@ -289,6 +290,7 @@ class FineTuneDialog(QDialog):
         self.stage_label.setStyleSheet("color:#b3261e;" if error else "")
 
     def _set_running(self, running: bool) -> None:
+        self.running_changed.emit(running)
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         for w in (self.dataset_edit, self.dataset_browse, self.budget, self.init_check, self.out_edit,

@@ -272,6 +272,8 @@ class MainWindow(QMainWindow):
             current = self.model.path if self.model else None
             self.finetune_dialog = FineTuneDialog(current, self.prefs, self, self.trainer_command)
             self.finetune_dialog.load_requested.connect(self.open_model)
+            # the trainer takes the cores: one generation thread stays fast beside it, two collapse
+            self.finetune_dialog.running_changed.connect(lambda on: self.bridge.set_threads(1 if on else None))
         self.finetune_dialog.show()
         self.finetune_dialog.raise_()
         return self.finetune_dialog
