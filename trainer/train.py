@@ -54,7 +54,7 @@ from trainer.threads import ThreadTuner
 log = logging.getLogger("trainer")
 STAGES = ("autoencoder", "prior")
 STAGE_SHARE = {"autoencoder": 0.8, "prior": 0.2}  # of the time budget
-LATENT_NOISE = 0.15  # sigma of the training noise on latents (RMS of a latent is 1)
+LATENT_NOISE = 0.2  # training noise on latents, relative to their per-dimension spread in the batch
 CAPTION_GRAD_TO_ENCODER = 0.1
 
 
@@ -428,7 +428,10 @@ class StageOne(nn.Module):
 
     def forward(self, x, tokens):
         z = self.encoder(x)
-        zn = z + LATENT_NOISE * torch.randn_like(z)
+        # noise relative to how far latents spread over the batch: a fixed sigma swamps the small early
+        # differences between images and the decoder learns one blurred blob for all of them
+        spread = z.detach().std(dim=0, keepdim=True) if len(z) > 1 else z.detach().abs()
+        zn = z + LATENT_NOISE * spread * torch.randn_like(z)
         recon = self.decoder(zn)
         logits = self.captioner(grad_scaled(zn, CAPTION_GRAD_TO_ENCODER), tokens[:, :-1])
         return recon, logits
