@@ -148,8 +148,8 @@ class Engine:
         rows = torch.arange(b, device=self.device)
         for pos in range(self.model.cfg.max_caption_tokens):
             logits = logits.float().masked_fill(banned, -torch.inf)
-            if pos == 0:  # a caption has at least one word
-                logits[:, tok.eos] = -torch.inf
+            if pos == 0:  # a caption starts with a word
+                logits[:, [tok.eos, *tok.punctuation]] = -torch.inf
             # no immediate repeats ("the the"): the stutter the prototype's captions had
             has_prev = prev >= 0
             logits[rows[has_prev], prev[has_prev]] = -torch.inf

@@ -26,6 +26,7 @@ class Tokenizer:
         self.words = words
         self.index = {w: i for i, w in enumerate(words)}
         self.pad, self.bos, self.eos, self.unk = (self.index[s] for s in SPECIALS)
+        self.punctuation = [i for i, w in enumerate(words) if w in _NO_SPACE_BEFORE]
 
     @classmethod
     def build(cls, captions: Iterable[str], min_count: int = 1, max_words: int = 8000) -> Tokenizer:
