@@ -31,6 +31,11 @@ fi
 start=$(date +%s)
 "$venv/bin/pyinstaller" --noconfirm --log-level WARN --distpath "$root/dist" --workpath "$root/build/pyinstaller" \
   "$@" "$root/packaging/artgen.spec"
+# torch and Python ship their static symbol tables (~115 MB, used only by debuggers): drop them. The dynamic
+# symbols that linking needs stay; C++ tracebacks from torch name fewer functions.
+if command -v strip >/dev/null; then
+  strip --strip-unneeded "$root"/dist/ArtGen/_internal/torch/lib/*.so* "$root"/dist/ArtGen/_internal/libpython3*.so*
+fi
 secs=$(( $(date +%s) - start ))
 chmod -R a+rX "$root/dist/ArtGen"  # installable for every user (model files are written owner-only)
 echo "build.sh: dist/ArtGen is $(du -sh "$root/dist/ArtGen" | cut -f1) in $(find "$root/dist/ArtGen" -type f | wc -l) files," \

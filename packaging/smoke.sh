@@ -5,7 +5,7 @@
 # 2. `ArtGen --self-test` with an empty HOME and TMPDIR, which must both be empty again afterwards;
 # 3. `ArtGen train …` on a few drawn pictures: the fine-tune dialog's route in the bundle;
 # 4. the GUI under Xvfb for ARTGEN_SMOKE_SECONDS (default 30) after its window appears, then a screenshot
-#    of the screen; the app must still be running then;
+#    of its window; the app must still be running then;
 # 5. none of this may have written into dist/ArtGen.
 # Needs: xvfb, imagemagick (import, convert), x11-utils (xwininfo).
 set -euo pipefail
@@ -53,7 +53,7 @@ bare ARTGEN_DATA_DIR="$tmp/userdata" "$exe" train "$tmp/pictures" --out "$tmp/tu
   > "$tmp/train.log"
 grep -q '"event": "done"' "$tmp/train.log" || { echo "smoke: FAILED: no done event"; cat "$tmp/train.log"; exit 1; }
 bare "$exe" info "$tmp/tuned.safetensors" > /dev/null
-echo "smoke: trained and read back $(basename "$tmp/tuned.safetensors") ($(grep -c '"progress"' "$tmp/train.log") progress events)"
+echo "smoke: trained and read back a model ($(grep -c '^{"event"' "$tmp/train.log") progress-json events)"
 
 echo "smoke: GUI under Xvfb"
 display=":$(( 90 + RANDOM % 100 ))"
@@ -71,7 +71,8 @@ DISPLAY="$display" xwininfo -root -tree | grep -q '"ArtGen' || { echo "smoke: FA
 echo "smoke: window up; waiting ${seconds} s"
 sleep "$seconds"
 kill -0 "$app_pid" 2>/dev/null || { echo "smoke: FAILED: the GUI exited"; cat "$tmp/gui.log"; exit 1; }
-DISPLAY="$display" import -window root "$out"
+window="$(DISPLAY="$display" xwininfo -root -tree | grep '"ArtGen' | awk '{print $1}' | head -1)"
+DISPLAY="$display" import -window "$window" "$out"
 kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
 app_pid=""
 changed="$(find "$root/dist/ArtGen" -newer "$tmp/start" | head -5)"
