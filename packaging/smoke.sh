@@ -71,8 +71,9 @@ DISPLAY="$display" xwininfo -root -tree | grep -q '"ArtGen' || { echo "smoke: FA
 echo "smoke: window up; waiting ${seconds} s"
 sleep "$seconds"
 kill -0 "$app_pid" 2>/dev/null || { echo "smoke: FAILED: the GUI exited"; cat "$tmp/gui.log"; exit 1; }
-window="$(DISPLAY="$display" xwininfo -root -tree | grep '"ArtGen' | awk '{print $1}' | head -1)"
-DISPLAY="$display" import -window "$window" "$out"
+# the whole screen, trimmed to the window (no window manager: the rest of the screen is black)
+DISPLAY="$display" import -window root "$tmp/screen.png"
+convert "$tmp/screen.png" -trim +repage "$out"
 kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
 app_pid=""
 changed="$(find "$root/dist/ArtGen" -newer "$tmp/start" | head -5)"
