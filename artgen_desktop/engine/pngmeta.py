@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import io
 import json
+import struct
+import zlib
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, PngImagePlugin
 
 from .errors import ArtGenError
 from .fileio import write_bytes_atomic
 
 JSON_KEY = "artgen"
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def parameters_text(meta: dict) -> str:
@@ -29,11 +33,48 @@ def parameters_text(meta: dict) -> str:
             f"Style: {style_text}")
 
 
+def _chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(tag)))
+
+
+def _text_chunk(key: str, value: str) -> bytes:
+    """tEXt (Latin-1) where the text allows it, else uncompressed iTXt (UTF-8), as Pillow's PngInfo.add_text."""
+    try:
+        return _chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1"))
+    except UnicodeEncodeError:
+        return _chunk(b"iTXt", key.encode("latin-1") + b"\0\0\0\0\0" + value.encode("utf-8"))
+
+
+def _gray_png(pixels: np.ndarray, texts: list[tuple[str, str]], compress_level: int) -> bytes:
+    """An 8-bit grayscale PNG: no row filters, zlib's run-length strategy.
+
+    Engravings are white paper with anti-aliased lines: long runs of equal bytes, which run-length
+    deflate finds without searching. This is ~4x faster than Pillow at its fastest level (whose adaptive
+    row filters cost more than the compression) and the files come out smaller. Pillow reads them as usual.
+    """
+    h, w = pixels.shape
+    rows = np.empty((h, w + 1), np.uint8)
+    rows[:, 0] = 0  # filter type None on every row
+    rows[:, 1:] = pixels
+    strategy = zlib.Z_RLE if compress_level else zlib.Z_DEFAULT_STRATEGY  # (level 0 stores)
+    packer = zlib.compressobj(compress_level, zlib.DEFLATED, 15, 9, strategy)
+    data = packer.compress(rows.data) + packer.flush()
+    return b"".join([_SIGNATURE, _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)),
+                     *(_text_chunk(k, v) for k, v in texts), _chunk(b"IDAT", data), _chunk(b"IEND", b"")])
+
+
 def png_bytes(image: Image.Image, meta: dict, compress_level: int = 1) -> bytes:
-    """Engravings are mostly white with crisp lines: level 1 is ~3x faster than 6 for ~10% more bytes."""
+    """A PNG with the generation parameters in text chunks.
+
+    Grayscale pictures at levels 0-1 go through `_gray_png` (fast; the default); other modes and the
+    higher levels (smaller files, slower) through Pillow.
+    """
+    texts = [("parameters", parameters_text(meta)), (JSON_KEY, json.dumps(meta, sort_keys=True, ensure_ascii=False))]
+    if image.mode == "L" and compress_level <= 1:
+        return _gray_png(np.asarray(image), texts, compress_level)
     info = PngImagePlugin.PngInfo()
-    info.add_text("parameters", parameters_text(meta))
-    info.add_text(JSON_KEY, json.dumps(meta, sort_keys=True, ensure_ascii=False))
+    for key, value in texts:
+        info.add_text(key, value)
     buf = io.BytesIO()
     image.save(buf, format="PNG", pnginfo=info, compress_level=compress_level)
     return buf.getvalue()
