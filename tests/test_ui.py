@@ -346,3 +346,4 @@ def test_model_summary_and_big_seeds(qtbot, window):
     qtbot.waitUntil(window.gallery.model.is_filled, timeout=WAIT_MS)
     assert big in window.gallery.model.seeds()
     assert wait_preview(qtbot, window, big).seed == big
+

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from artgen_desktop.engine import MAX_SEED, Settings
 
 from .bridge import EngineBridge, ModelDescription
-from .gallery_model import SEED_ROLE, STALE_ROLE, GalleryModel
+from .gallery_model import SEED_ROLE, GalleryModel
 from .state import PAGE_SIZES, AppState
 
 THUMB_PX = 192  # thumbnails are rendered this size and drawn at MIN_THUMB_PX..THUMB_PX to fill the row
@@ -47,6 +47,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
+        model = index.model()
+        cell = model.cell(index.row()) if isinstance(model, GalleryModel) else None
+        if cell is None:
+            return
+        seed, picture, fresh = cell
         painter.save()
         r = option.rect.adjusted(3, 3, -3, -3)
         palette = option.palette
@@ -60,11 +65,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
         px = self.thumb_px
         img_rect = QRect(r.x() + (r.width() - px) // 2, r.y() + 5, px, px)
-        image = index.data(Qt.ItemDataRole.DecorationRole)
+        image = picture.image if picture is not None else None
         if isinstance(image, QImage) and not image.isNull():
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
             painter.drawImage(img_rect, image)
-            if index.data(STALE_ROLE):  # made with the previous settings: dimmed until the new one lands
+            if not fresh:  # made with the previous settings: dimmed until the new one lands
                 painter.fillRect(img_rect, QColor(255, 255, 255, 110))
         else:
             painter.fillRect(img_rect, palette.alternateBase())
@@ -81,11 +86,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
         small.setPointSizeF(max(small.pointSizeF() * 0.85, 6.0))
         painter.setFont(small)
         painter.setPen(palette.placeholderText().color())
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter, f"seed {index.data(SEED_ROLE)}")
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter, f"seed {seed}")
         painter.setFont(option.font)
         painter.setPen(palette.text().color())
         # line by line, as wrapped here: letting drawText wrap again can split a line that just fits
-        for i, text in enumerate(_elide_lines(index.data() or "", fm, text_rect.width())):
+        for i, text in enumerate(_elide_lines(picture.caption if picture else "", fm, text_rect.width())):
             painter.drawText(QRect(text_rect.x(), text_rect.bottom() + 1 + i * line, text_rect.width(), line),
                              Qt.AlignmentFlag.AlignHCenter, text)
         painter.restore()

@@ -94,6 +94,15 @@ class GalleryModel(QAbstractListModel):
                 return i
         return -1
 
+    def cell(self, row: int) -> tuple[int, Picture | None, bool] | None:
+        """(seed, picture, fresh) for the delegate. Read directly, not through index.data(): with
+        PySide6 6.12 on Python 3.11 every index.data() call that yields None drops a reference to None,
+        and a long-running view crashes the interpreter ("deallocating None")."""
+        if not 0 <= row < len(self._rows):
+            return None
+        r = self._rows[row]
+        return r.seed, r.picture, r.fresh
+
     def picture(self, row: int) -> Picture | None:
         return self._rows[row].picture if 0 <= row < len(self._rows) else None
 
