@@ -26,6 +26,17 @@ def make_tiny_model(path, seed: int = 0):
     return path
 
 
+@pytest.fixture
+def one_engine_thread():
+    """One intra-op thread for the engine while UI tests run: when the 2 cores are shared, two OpenMP threads
+    slow tiny-model generation ~25x (DESIGN §3), and these tests check the UI, not engine throughput."""
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory):
     return make_tiny_model(tmp_path_factory.mktemp("model") / "tiny.safetensors")

@@ -11,15 +11,7 @@ WAIT_MS = 30_000
 SMALL = Settings(size=256)
 
 
-@pytest.fixture(autouse=True)
-def one_engine_thread():
-    """One intra-op thread for the engine while UI tests run: when the 2 cores are shared, two OpenMP threads
-    slow tiny-model generation ~25x (DESIGN §3), and these tests check the UI, not engine throughput."""
-    import torch
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_engine_thread")
 
 
 @pytest.fixture

@@ -19,15 +19,7 @@ from artgen_desktop.ui.state import AppState
 WAIT_MS = 30_000
 
 
-@pytest.fixture(autouse=True)
-def one_engine_thread():
-    """One intra-op thread for the engine while UI tests run: when the 2 cores are shared, two OpenMP threads
-    slow tiny-model generation ~25x (DESIGN §3), and these tests check the UI, not engine throughput."""
-    import torch
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_engine_thread")
 
 # A test double for `python -m trainer`: same arguments, same stdout protocol, same SIGTERM behaviour.
 FAKE_TRAINER = textwrap.dedent("""
