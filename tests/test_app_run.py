@@ -22,6 +22,7 @@ DRIVER = textwrap.dedent("""
         if windows and windows[0].gallery.model.is_filled() and windows[0].preview.picture:
             w = windows[0]
             print("FILLED", w.model.name, w.gallery.model.filled_count(), w.device_label.text(), flush=True)
+            print("ICON", "none" if app.windowIcon().isNull() else app.windowIcon().availableSizes(), flush=True)
             w.close()  # the last window closing ends the app
         else:
             QTimer.singleShot(50, poll)
@@ -40,3 +41,4 @@ def test_gui_command_runs_and_exits_cleanly(tmp_path, tiny_model_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "FILLED tiny 24 Device: CPU" in proc.stdout
+    assert "ICON none" not in proc.stdout and "ICON [" in proc.stdout  # the app's icon from resources/icons

@@ -1,6 +1,6 @@
 """The generative engine: torch only, no Qt. Its public API is what the GUI, CLI and scripts use."""
 
-from .checkpoint import ModelInfo, bundled_model_path, load_checkpoint, read_info, save_checkpoint
+from .checkpoint import ModelInfo, bundled_model_path, load_checkpoint, read_info, resource_path, save_checkpoint
 from .engine import Engine, Result, Settings, pick_device, set_threads
 from .errors import ArtGenError, ModelFileError, SeedError
 from .export import ExportWriter, export_results
@@ -14,5 +14,5 @@ __all__ = [
     "ArtGenError", "ArtGenModel", "EASINGS", "Engine", "EngraveStyle", "ExportWriter", "MAX_SEED",
     "ModelConfig", "ModelFileError", "ModelInfo", "Result", "SeedError", "Settings", "Tokenizer",
     "bundled_model_path", "check_seed", "engrave", "export_results", "load_checkpoint", "parse_seeds",
-    "pick_device", "read_info", "read_png_metadata", "save_checkpoint", "set_threads", "write_png",
+    "pick_device", "read_info", "read_png_metadata", "resource_path", "save_checkpoint", "set_threads", "write_png",
 ]

@@ -153,14 +153,20 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> tuple[ArtGenMod
     return model, tokenizer, info
 
 
+def resource_path(*parts: str) -> Path:
+    """A file under resources/ (models, icons): inside the installed package or a source checkout."""
+    from importlib.resources import files
+    # an installed wheel holds artgen_desktop/resources; a source checkout has resources/ beside the package
+    roots = (Path(str(files("artgen_desktop"))) / "resources", Path(__file__).resolve().parents[2] / "resources")
+    for root in roots:
+        if root.joinpath(*parts).exists():
+            return root.joinpath(*parts)
+    return roots[0].joinpath(*parts)
+
+
 def bundled_model_path() -> Path:
-    """resources/models/default.safetensors, inside the installed package or a source checkout."""
+    """resources/models/default.safetensors, or the file ARTGEN_DEFAULT_MODEL names."""
     env = os.environ.get("ARTGEN_DEFAULT_MODEL")
     if env:
         return Path(env)
-    from importlib.resources import files
-    # an installed wheel holds artgen_desktop/resources; a source checkout has resources/ beside the package
-    for root in (Path(str(files("artgen_desktop"))) / "resources", Path(__file__).resolve().parents[2] / "resources"):
-        if (root / "models" / "default.safetensors").exists():
-            return root / "models" / "default.safetensors"
-    return Path(str(files("artgen_desktop"))) / "resources" / "models" / "default.safetensors"
+    return resource_path("models", "default.safetensors")

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
+
+from artgen_desktop.engine import resource_path
 
 from .bridge import EngineBridge
 from .main_window import MainWindow
@@ -23,6 +25,9 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     assert isinstance(app, QApplication)
     app.setApplicationName("ArtGen Desktop")
     app.setOrganizationName("artgen-desktop")
+    icon = resource_path("icons", "artgen.png")
+    if icon.exists():  # the window and taskbar icon (a bundle without icons still starts)
+        app.setWindowIcon(QIcon(str(icon)))
     app.setStyle("Fusion")  # the same look on every platform and under Xvfb
     app.setPalette(_paper_palette())
     return app
