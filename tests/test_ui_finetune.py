@@ -41,7 +41,7 @@ FAKE_TRAINER = textwrap.dedent("""
     if mode == "error":
         emit(event="error", message="no usable images in the folder")
         sys.exit(1)
-    for stage in ("autoencoder", "captions", "prior"):
+    for stage in ("autoencoder", "prior"):
         for step in range(1, 4):
             emit(event="progress", stage=stage, step=step, steps=3, loss=1.0 / step, eta_s=125.0)
     grid = os.path.join(os.path.dirname(out), "grid.png")
@@ -163,3 +163,12 @@ def test_window_loads_the_fine_tuned_model(qtbot, trainer, monkeypatch, tiny_mod
         dialog.load_button.click()
     assert loaded.args[0].name == "finetuned" and window.model.name == "finetuned"
     window.shutdown()
+
+
+def test_time_budget_progress_follows_time_not_a_step_count(qtbot, trainer, monkeypatch):
+    dialog = make_dialog(qtbot, trainer, "quick", monkeypatch)
+    dialog.handle_line('{"event": "progress", "stage": "autoencoder", "step": 40, "steps": null, "loss": 0.5, '
+                       '"eta_s": 60.0}')
+    assert dialog.stage_label.text() == "Training the autoencoder (1 of 2): step 40"
+    assert dialog.progress.maximum() == 1000 and 0 <= dialog.progress.value() < 1000
+    assert "1:00 left" in dialog.loss_label.text()

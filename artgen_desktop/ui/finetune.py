@@ -38,7 +38,7 @@ from .image_view import ImageView
 from .prefs import Preferences
 from .userdata import models_dir
 
-STAGES = ("autoencoder", "captions", "prior")
+STAGES = ("autoencoder", "prior")  # as the trainer names them
 KILL_AFTER_MS = 20_000  # the trainer gets this long to save after SIGTERM before it is killed
 
 
@@ -69,6 +69,7 @@ class FineTuneDialog(QDialog):
         self.process: QProcess | None = None
         self.new_model: str | None = None
         self.cancelled = False
+        self._stage_started: dict[str, float] = {}  # stage -> when its first progress line came
         self.events: list[dict] = []
         self._buffer = b""
 
@@ -159,6 +160,7 @@ class FineTuneDialog(QDialog):
         self.prefs.set("dataset_dir", str(dataset))
         self.prefs.set("train_minutes", self.budget.value())
         self.events.clear()
+        self._stage_started = {}
         self.new_model, self.cancelled, self._buffer = None, False, b""
         self.log.clear()
         self.load_button.setEnabled(False)
@@ -242,11 +244,18 @@ class FineTuneDialog(QDialog):
 
     def _progress(self, e: dict) -> None:
         stage = str(e.get("stage", ""))
-        steps, step = max(int(e.get("steps", 0) or 0), 1), int(e.get("step", 0) or 0)
+        steps, step = int(e.get("steps", 0) or 0), int(e.get("step", 0) or 0)
         number = f" ({STAGES.index(stage) + 1} of {len(STAGES)})" if stage in STAGES else ""
-        self.stage_label.setText(f"Training the {stage}{number}: step {step:,} of {steps:,}")
-        self.progress.setRange(0, steps)
-        self.progress.setValue(min(step, steps))
+        if steps > 0:
+            self.stage_label.setText(f"Training the {stage}{number}: step {step:,} of {steps:,}")
+            self.progress.setRange(0, steps)
+            self.progress.setValue(min(step, steps))
+        else:  # a time budget (what this dialog asks for): the bar follows time, eta_s is the stage's rest
+            self.stage_label.setText(f"Training the {stage}{number}: step {step:,}")
+            elapsed = time.monotonic() - self._stage_started.setdefault(stage, time.monotonic())
+            eta = e.get("eta_s") if isinstance(e.get("eta_s"), (int, float)) else 0.0
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * elapsed / max(elapsed + eta, 1e-9)))
         parts = []
         if isinstance(e.get("loss"), (int, float)):
             parts.append(f"loss {e['loss']:.4f}")
