@@ -1,5 +1,6 @@
 """DESIGN §4: same model + seed + settings -> byte-identical PNG and identical caption."""
 
+import pytest
 import torch
 
 from artgen_desktop.engine import Engine, EngraveStyle, Settings
@@ -34,12 +35,16 @@ def test_position_in_batch_and_thread_count_do_not_matter(tiny_engine):
     assert all(forward[s] == backward[s] for s in forward)
 
 
-def test_default_size_model_is_batch_invariant():
+@pytest.mark.parametrize("prior_bank", [0, 300], ids=["mlp-prior", "kernel-prior"])
+def test_default_size_model_is_batch_invariant(prior_bank):
     """The default config has the big GEMMs where BLAS picks shape-dependent kernels."""
     from artgen_desktop.engine import ArtGenModel, ModelConfig, ModelInfo, Tokenizer
     tok = Tokenizer.build(["a penguin on the ice.", "a red ball."])
     torch.manual_seed(1)
-    model = ArtGenModel(ModelConfig.preset("default", vocab_size=len(tok), prior_steps=2, max_caption_tokens=6))
+    model = ArtGenModel(ModelConfig.preset("default", vocab_size=len(tok), prior_steps=2, max_caption_tokens=6,
+                                           prior_bank=prior_bank))
+    if prior_bank:
+        model.prior.fit(torch.randn(prior_bank, model.cfg.latent_dim))
     engine = Engine(model, tok, ModelInfo(None, model.cfg))
     settings = Settings(temperature=0.8, size=256)
     one = _pairs(engine, [0, 1, 2], settings, 1)
@@ -71,3 +76,22 @@ def test_interpolation_ends_are_the_seeds(tiny_engine):
     assert frames[0].tone.tobytes() == a.tone.tobytes()
     assert frames[-1].tone.tobytes() == b.tone.tobytes()
     assert frames[2].tone.tobytes() not in (a.tone.tobytes(), b.tone.tobytes())
+
+
+def test_kernel_prior_interpolation_morphs_between_the_seeds_latents():
+    """A kernel prior's frames blend the two end latents (noise between seeds would jump between pictures)."""
+    from artgen_desktop.engine import ArtGenModel, ModelConfig, ModelInfo, Tokenizer
+    tok = Tokenizer.build(["a penguin on the ice.", "a red ball."])
+    torch.manual_seed(2)
+    model = ArtGenModel(ModelConfig.preset("tiny", vocab_size=len(tok), prior_bank=40))
+    model.prior.fit(torch.randn(40, model.cfg.latent_dim) * 3)
+    engine = Engine(model, tok, ModelInfo(None, model.cfg))
+    settings = Settings(temperature=0)
+    frames = engine.interpolate(4, 11, frames=5, easing="linear", settings=settings)
+    a, b = engine.generate([4, 11], settings)
+    assert frames[0].tone.tobytes() == a.tone.tobytes() and frames[-1].tone.tobytes() == b.tone.tobytes()
+    from artgen_desktop.engine.sampling import seed_noise
+    za, zb = engine.latents(seed_noise([4, 11], model.cfg.latent_dim))
+    mid = model.decoder(torch.lerp(za, zb, 0.5)[None])[0, 0]
+    expected = (mid.clamp(0, 1) * 255).round().to(torch.uint8).numpy().tobytes()
+    assert frames[2].tone.tobytes() == expected

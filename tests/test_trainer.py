@@ -25,10 +25,10 @@ def _events(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
-def test_tiny_model_trains_and_loss_falls(tmp_path, shapes_dataset, capsys):
+def test_tiny_model_with_mlp_prior_trains_and_loss_falls(tmp_path, shapes_dataset, capsys):
     out = tmp_path / "m.safetensors"
     code = train_main([str(shapes_dataset), "--out", str(out), "--preset", "tiny", "--steps", "120",
-                       "--prior-steps", "150", "--batch-size", "16", "--progress-json", "--quiet",
+                       "--prior", "mlp", "--prior-steps", "150", "--batch-size", "16", "--progress-json", "--quiet",
                        "--tone-cache", str(tmp_path / "cache"), "--no-adapt-threads"])
     assert code == 0
     events = _events(capsys.readouterr().out)
@@ -44,6 +44,42 @@ def test_tiny_model_trains_and_loss_falls(tmp_path, shapes_dataset, capsys):
     assert (tmp_path / "m.run" / "samples-prior.png").exists()
     results = Engine.load(out, device="cpu").generate([0, 1, 2])
     assert all(r.caption for r in results)
+
+
+def test_kernel_prior_stores_the_training_latents_and_seeds_land_near_them(tmp_path, shapes_dataset):
+    import torch
+
+    from artgen_desktop.engine.sampling import seed_noise
+    out = tmp_path / "k.safetensors"
+    assert train_main([str(shapes_dataset), "--out", str(out), "--preset", "tiny", "--steps", "60", "--batch-size",
+                       "16", "--quiet", "--tone-cache", str(tmp_path / "cache"), "--no-adapt-threads",
+                       "--prior-bandwidth", "0.2"]) == 0
+    info, _ = read_info(out)
+    train = info.summary["train_images"]
+    assert info.config.prior_bank == 2 * train and info.config.prior_bandwidth == 0.2  # each image and its mirror
+    assert info.summary["prior"] == "kernel" and info.summary["steps"]["prior"] == 1
+    engine = Engine.load(out, device="cpu")
+    prior = engine.model.prior
+    bank = prior.bank
+    z = prior.normalise(engine.latents(seed_noise(range(64), info.config.latent_dim)))
+    nearest = torch.cdist(z, bank).min(1).values
+    # the store holds normalised latents (mean 0, spread 1 per dimension)
+    assert float(bank.mean(0).abs().max()) < 1e-3 and abs(float(bank.std(0).median()) - 1) < 1e-3
+    # a sample sits about bandwidth * sqrt(dim) from its stored latent: far closer than stored latents
+    # sit to each other on average
+    assert float(nearest.median()) < 0.2 * info.config.latent_dim**0.5 * 1.5
+    assert float(nearest.median()) < 0.5 * float(torch.cdist(bank, bank).mean())
+
+    # fine-tuning onto another folder refits the store to that folder's images (and keeps the autoencoder)
+    from conftest import make_shapes_dataset
+    other = make_shapes_dataset(tmp_path / "other", per_kind=3)
+    tuned = tmp_path / "tuned.safetensors"
+    assert train_main([str(other), "--out", str(tuned), "--init", str(out), "--finetune", "prior-only",
+                       "--steps", "1", "--quiet", "--tone-cache", str(tmp_path / "cache"),
+                       "--no-adapt-threads"]) == 0
+    tuned_info, _ = read_info(tuned)
+    assert tuned_info.config.prior_bank == 2 * tuned_info.summary["train_images"] != info.config.prior_bank
+    assert all(r.caption for r in Engine.load(tuned, device="cpu").generate([0, 1]))
 
 
 def test_kill_and_resume_continue_from_the_checkpoint(tmp_path, shapes_dataset):

@@ -6,8 +6,10 @@
 Stage 1 "autoencoder": encoder, image decoder and caption decoder together. The decoders see
 noisy latents (z + sigma*noise), so they also work a little away from the encoder's exact outputs;
 the caption loss reaches the encoder scaled down, which makes the latent carry what captions name.
-Stage 2 "prior": the flow-matching prior is fitted to the encoder's latents of every training image,
-so that a seed's noise lands where the decoders work (the piece the prototype lacked). EMA weights.
+Stage 2 "prior": the prior is fitted to the encoder's latents of every training image (and its mirror
+image), so that a seed's noise lands where the decoders work (the piece the prototype lacked). The
+default kernel prior stores those latents (seconds; the autoencoder gets the whole time budget); the
+MLP prior (--prior mlp) learns a flow-matching velocity field, with EMA weights.
 
 Checkpoints go to RUN_DIR/state.safetensors every few minutes (atomic); --resume continues from it.
 Ctrl-C / SIGTERM saves and exits. Under torchrun (WORLD_SIZE > 1) it runs DDP (gloo on CPU, nccl on CUDA).
@@ -46,6 +48,7 @@ from artgen_desktop.engine import (
     load_checkpoint,
     save_checkpoint,
 )
+from artgen_desktop.engine.model import KernelPrior
 from trainer.data import load_tones, scan_folder
 from trainer.sheets import contact_sheet
 from trainer.state import load_state, peek_run, save_state
@@ -53,7 +56,7 @@ from trainer.threads import ThreadTuner
 
 log = logging.getLogger("trainer")
 STAGES = ("autoencoder", "prior")
-STAGE_SHARE = {"autoencoder": 0.8, "prior": 0.2}  # of the time budget
+STAGE_SHARE = {"autoencoder": 0.8, "prior": 0.2}  # of the time budget, with the MLP prior
 LATENT_NOISE = 0.2  # training noise on latents, relative to their per-dimension spread in the batch
 CAPTION_GRAD_TO_ENCODER = 0.1
 
@@ -123,6 +126,7 @@ class Trainer:
         if a.init:
             self.init_model, self.init_tok, init_info = load_checkpoint(a.init)
             init_cfg = init_info.config
+            self.init_summary = init_info.summary  # kept in the new model's summary: its whole history
         size = init_cfg.image_size if init_cfg else ModelConfig.preset(a.preset).image_size
         items = scan.items
         tones = load_tones(items, size, cache_dir=a.tone_cache, workers=2, skipped=scan.skipped)
@@ -153,22 +157,30 @@ class Trainer:
     # ---- model -------------------------------------------------------------------------------
     def _build_model(self):
         a = self.args
+        # the kernel prior stores every training image's latent and its mirror image's
+        prior = {"prior_bank": 2 * len(self.train_idx) if a.prior == "kernel" else 0,
+                 "prior_bandwidth": a.prior_bandwidth}
         if a.init:
-            cfg = ModelConfig.from_json(self.init_model.cfg.to_json())
+            cfg = self.init_model.cfg
             cfg = ModelConfig(**{**json.loads(cfg.to_json()), "channels": cfg.channels,
-                                 "vocab_size": len(self.tokenizer)})
+                                 "vocab_size": len(self.tokenizer), **prior})
             model = ArtGenModel(cfg)
             sd = self.init_model.state_dict()
+            if cfg.prior_bank or self.init_model.cfg.prior_bank:  # a kernel prior is refitted, never carried over
+                sd = {k: v for k, v in sd.items() if not k.startswith("prior.")}
             emb = sd["captioner.tok_emb.weight"]
             if emb.shape[0] < len(self.tokenizer):  # grow the vocabulary: new rows start small and random
                 grown = torch.randn(len(self.tokenizer), emb.shape[1]) * emb.std()
                 grown[: emb.shape[0]] = emb
                 sd["captioner.tok_emb.weight"] = grown
                 sd["captioner.head.weight"] = grown
-            model.load_state_dict(sd)
+            missing, unexpected = model.load_state_dict(sd, strict=False)
+            if unexpected or any(not k.startswith("prior.") for k in missing):
+                raise SystemExit(f"trainer: {a.init} does not fit the model it configures "
+                                 f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
         else:
             torch.manual_seed(a.seed)
-            cfg = ModelConfig.preset(a.preset, vocab_size=len(self.tokenizer))
+            cfg = ModelConfig.preset(a.preset, vocab_size=len(self.tokenizer), **prior)
             model = ArtGenModel(cfg)
         model.captioner.head.weight = model.captioner.tok_emb.weight
         self.cfg = cfg
@@ -180,12 +192,16 @@ class Trainer:
                     p.requires_grad_(False)
             ae_params = list(self.model.captioner.parameters())
         self.opt_ae = torch.optim.AdamW(ae_params, lr=a.lr, weight_decay=0.01, betas=(0.9, 0.99))
-        self.opt_prior = torch.optim.AdamW(self.model.prior.parameters(), lr=a.prior_lr, weight_decay=0.0)
+        self.kernel_prior = isinstance(self.model.prior, KernelPrior)
+        self.optimizers = {"ae": self.opt_ae}
+        if not self.kernel_prior:
+            self.optimizers["prior"] = self.opt_prior = torch.optim.AdamW(
+                self.model.prior.parameters(), lr=a.prior_lr, weight_decay=0.0)
         self.prior_ema = copy.deepcopy(self.model.prior).requires_grad_(False)
         self.stage_ae = StageOne(self.model)
         if self.dist.world > 1:
             self.ddp_ae = nn.parallel.DistributedDataParallel(self.stage_ae)
-            self.ddp_prior = nn.parallel.DistributedDataParallel(self.model.prior)
+            self.ddp_prior = None if self.kernel_prior else nn.parallel.DistributedDataParallel(self.model.prior)
         else:
             self.ddp_ae, self.ddp_prior = self.stage_ae, self.model.prior
         self.run = {"stage": STAGES[0], "step": 0, "elapsed": {s: 0.0 for s in STAGES}, "losses": {},
@@ -199,7 +215,7 @@ class Trainer:
         if self.dist.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             run = {**self.run, "vocab": self.tokenizer.words, "config": self.cfg.to_json()}
-            save_state(self.state_path, self._modules(), {"ae": self.opt_ae, "prior": self.opt_prior}, run)
+            save_state(self.state_path, self._modules(), self.optimizers, run)
             self.emit({"event": "checkpoint", "path": str(self.state_path), "stage": self.run["stage"],
                        "step": self.run["step"]})
 
@@ -210,7 +226,7 @@ class Trainer:
         if saved["vocab"] != self.tokenizer.words or saved["config"] != self.cfg.to_json():
             raise SystemExit(f"trainer: {self.state_path} belongs to another dataset or config; "
                              "use another --run-dir or delete it")
-        self.run = load_state(self.state_path, self._modules(), {"ae": self.opt_ae, "prior": self.opt_prior})
+        self.run = load_state(self.state_path, self._modules(), self.optimizers)
         self.run.pop("vocab", None)
         self.run.pop("config", None)
         self.model.captioner.head.weight = self.model.captioner.tok_emb.weight
@@ -256,7 +272,10 @@ class Trainer:
 
     def stage_budget(self, stage: str) -> tuple[float, int]:
         a = self.args
-        seconds = a.time_budget * STAGE_SHARE[stage] if a.time_budget else math.inf
+        if self.kernel_prior and stage == "prior":
+            return math.inf, 1  # one step: encode and store
+        share = 1.0 if self.kernel_prior else STAGE_SHARE[stage]
+        seconds = a.time_budget * share if a.time_budget else math.inf
         steps = (a.steps if stage == "autoencoder" else a.prior_steps) or 10**12
         if not a.time_budget and not (a.steps or a.prior_steps):
             raise SystemExit("trainer: give --time-budget and/or --steps")
@@ -349,6 +368,12 @@ class Trainer:
         a = self.args
         z = self.encode_all()
         prior = self.model.prior
+        if self.kernel_prior:
+            def fit_kernel(i, steps, seconds, elapsed):
+                prior.fit(z)
+                self.prior_ema.load_state_dict(prior.state_dict())
+                return {}
+            return fit_kernel
         if self.run["step"] == 0:  # (on resume the buffers come from the checkpoint)
             prior.latent_mean.copy_(z.mean(0))
             prior.latent_std.copy_(z.std(0).clamp(min=1e-3))
@@ -405,6 +430,7 @@ class Trainer:
             "caption_mode": self.scan.caption_mode, "skipped_files": len(self.scan.skipped),
             "vocabulary": len(self.tokenizer), "preset": self.args.preset, "init": self.args.init,
             "finetune": self.args.finetune if self.args.init else None,
+            "prior": self.args.prior, "prior_bandwidth": self.args.prior_bandwidth if self.kernel_prior else None,
             "steps": self.run.get("steps_done", {}),
             "autoencoder_images_per_s": round(self.run.get("steps_done", {}).get("autoencoder", 0)
                                               * self.args.batch_size * self.dist.world
@@ -412,6 +438,7 @@ class Trainer:
             "seconds": {s: round(v, 1) for s, v in self.run["elapsed"].items()},
             "final_losses": self.run["losses"], "device": str(self.device), "precision": self.precision,
             "world_size": self.dist.world, "trained_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+            **({"init_summary": self.init_summary} if self.args.init else {}),
         }
 
     def write_model(self, out: Path, dtype: torch.dtype):
@@ -453,13 +480,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", help="start from this model (fine-tuning)")
     p.add_argument("--finetune", default="all", choices=["all", "captions-prior", "prior-only"],
                    help="with --init: what to train (captions-prior keeps the image autoencoder)")
-    p.add_argument("--time-budget", type=parse_duration, help="e.g. 60m: split 80%% autoencoder, 20%% prior")
+    p.add_argument("--time-budget", type=parse_duration,
+                   help="e.g. 60m: all to the autoencoder with the kernel prior; 80%%/20%% with the MLP prior")
     p.add_argument("--steps", type=int, help="autoencoder steps (with or without a time budget)")
     p.add_argument("--prior-steps", type=int, help="prior steps")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--prior-batch", type=int, default=256)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--prior-lr", type=float, default=1e-3)
+    p.add_argument("--prior", default="kernel", choices=["kernel", "mlp"],
+                   help="kernel: store the training latents (seconds, lands on pictures, copies more); "
+                        "mlp: learn a flow-matching MLP (generalises, blurrier on small data)")
+    p.add_argument("--prior-bandwidth", type=float, default=0.3,
+                   help="kernel prior: how far seeds stray from the stored latents (normalised units)")
     p.add_argument("--caption-weight", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -476,7 +509,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.prior_bandwidth > 0:
+        parser.error("--prior-bandwidth must be above 0")
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     args.device_resolved = "cuda" if args.device == "auto" and torch.cuda.is_available() else (

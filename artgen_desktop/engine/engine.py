@@ -21,7 +21,7 @@ from PIL import Image
 
 from .checkpoint import ModelInfo, bundled_model_path, load_checkpoint
 from .errors import ArtGenError, ModelFileError
-from .model import ArtGenModel
+from .model import ArtGenModel, KernelPrior
 from .render import EngraveStyle, engrave
 from .sampling import caption_generators, check_seed, interpolation_times, sample_tokens, seed_noise, slerp
 from .tokenizer import Tokenizer
@@ -167,10 +167,13 @@ class Engine:
         return [tok.decode(row) for row in out.tolist()]
 
     @torch.no_grad()
-    def _make(self, labels_seeds: Sequence[tuple[str, int]], noise: torch.Tensor, settings: Settings) -> list[Result]:
+    def _make(self, labels_seeds: Sequence[tuple[str, int]], noise: torch.Tensor | None, settings: Settings,
+              z: torch.Tensor | None = None) -> list[Result]:
+        """Results from seed noise (through the prior) or from latents z given directly."""
         t0 = time.perf_counter()
         seeds = [s for _, s in labels_seeds]
-        z = self.latents(noise)
+        if z is None:
+            z = self.latents(noise)
         # tones are quantised to 8 bits before rendering: what is shown, saved and re-rendered is the same
         tone_u8 = (self.model.decoder(z)[:, 0].float().clamp(0, 1) * 255).round().to(torch.uint8)
         captions = self.captions(z, settings.temperature, caption_generators(seeds))
@@ -200,14 +203,19 @@ class Engine:
                     settings: Settings = Settings(), positions: Sequence[float] | None = None) -> list[Result]:
         """Frames between two seeds: slerp of their noise, each frame through the prior and decoders.
 
+        With a kernel prior, seeds land near different pictures and noise between two seeds would jump
+        from picture to picture; there the frames blend the two seeds' latents instead (a morph).
         Frame captions sample with seed A's generator, so a caption changes only where the picture does.
         `positions` (0..1, eased already) overrides the evenly spaced frames, e.g. for a live slider.
         """
         a, b = check_seed(seed_a), check_seed(seed_b)
         times = list(positions) if positions is not None else interpolation_times(frames, easing)
         na, nb = seed_noise([a, b], self.model.cfg.latent_dim)
-        noise = torch.stack([slerp(na, nb, t) for t in times]) * settings.variety
         labels = [(f"{a}→{b} t={t:.3f}", a) for t in times]
+        if isinstance(self.model.prior, KernelPrior):
+            za, zb = self.latents(torch.stack([na, nb]) * settings.variety)
+            return self._make(labels, None, settings, z=torch.stack([torch.lerp(za, zb, t) for t in times]))
+        noise = torch.stack([slerp(na, nb, t) for t in times]) * settings.variety
         return self._make(labels, noise, settings)
 
     def render(self, tone: Image.Image, settings: Settings) -> Image.Image:
