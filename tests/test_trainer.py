@@ -57,6 +57,7 @@ def test_kernel_prior_stores_the_training_latents_and_seeds_land_near_them(tmp_p
     info, _ = read_info(out)
     train = info.summary["train_images"]
     assert info.config.prior_bank == 2 * train and info.config.prior_bandwidth == 0.2  # each image and its mirror
+    assert info.config.prior_steps == 8
     assert info.summary["prior"] == "kernel" and info.summary["steps"]["prior"] == 1
     engine = Engine.load(out, device="cpu")
     prior = engine.model.prior

@@ -59,6 +59,7 @@ STAGES = ("autoencoder", "prior")
 STAGE_SHARE = {"autoencoder": 0.8, "prior": 0.2}  # of the time budget, with the MLP prior
 LATENT_NOISE = 0.2  # training noise on latents, relative to their per-dimension spread in the batch
 CAPTION_GRAD_TO_ENCODER = 0.1
+KERNEL_PRIOR_STEPS = 8
 
 
 def parse_duration(text: str) -> float:
@@ -160,6 +161,10 @@ class Trainer:
         # the kernel prior stores every training image's latent and its mirror image's
         prior = {"prior_bank": 2 * len(self.train_idx) if a.prior == "kernel" else 0,
                  "prior_bandwidth": a.prior_bandwidth}
+        if a.prior == "kernel":
+            # its field is smooth: 8 Heun steps land as near the stored latents as 32 do (median distance
+            # 4.90 vs 4.84, default model), at half the cost of 16
+            prior["prior_steps"] = KERNEL_PRIOR_STEPS
         if a.init:
             cfg = self.init_model.cfg
             cfg = ModelConfig(**{**json.loads(cfg.to_json()), "channels": cfg.channels,

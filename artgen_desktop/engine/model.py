@@ -98,16 +98,16 @@ class Linear(nn.Linear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled():
             return super().forward(x)
-        return row_blocked_linear(x, self.weight, self.bias)
+        return in_row_blocks(x, lambda block: F.linear(block, self.weight, self.bias))
 
 
-def row_blocked_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """F.linear in blocks of exactly ROW_BLOCK rows: a row's result does not depend on the batch."""
+def in_row_blocks(x: torch.Tensor, fn) -> torch.Tensor:
+    """fn(rows) applied to blocks of exactly ROW_BLOCK rows: a row's result does not depend on the batch."""
     flat = x.reshape(-1, x.shape[-1])
     n = flat.shape[0]
     if n % ROW_BLOCK:
         flat = torch.cat([flat, flat.new_zeros(ROW_BLOCK - n % ROW_BLOCK, flat.shape[1])])
-    out = torch.cat([F.linear(block, weight, bias) for block in flat.split(ROW_BLOCK)])
+    out = torch.cat([fn(block) for block in flat.split(ROW_BLOCK)])
     return out[:n].reshape(*x.shape[:-1], out.shape[-1])
 
 
@@ -317,16 +317,26 @@ class KernelPrior(FlowPrior):
         super().__init__(cfg)
         self.bandwidth = cfg.prior_bandwidth
         self.register_buffer("bank", torch.zeros(cfg.prior_bank, cfg.latent_dim))  # normalised latents
+        self._tables_key: tuple | None = None
+
+    def _tables(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """bank transposed (contiguous, for fast products) and |mu_i|^2: computed once per bank contents."""
+        key = (self.bank.data_ptr(), self.bank._version, self.bank.device)
+        if self._tables_key != key:
+            mu = self.bank.float()
+            self._tables_cache = (mu.T.contiguous(), mu.pow(2).sum(1))
+            self._tables_key = key
+        return self._tables_cache
 
     def velocity(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         t = float(t)
         s2 = self.bandwidth**2
         var = (1 - t) ** 2 + t * t * s2
-        mu = self.bank.float()
+        mu_t, mu_sq = self._tables()
         # |x - t mu|^2 = |x|^2 - 2t x.mu + t^2 |mu|^2, and |x|^2 is the same for every i: softmax drops it.
         # Row-blocked products keep a seed's result independent of the batch it is in.
-        logits = (2 * t * row_blocked_linear(x, mu) - t * t * mu.pow(2).sum(1)) / (2 * var)
-        m = row_blocked_linear(torch.softmax(logits, dim=1), mu.T)  # E[mu_i | x_t]
+        logits = (2 * t * in_row_blocks(x, lambda b: b @ mu_t) - t * t * mu_sq) / (2 * var)
+        m = in_row_blocks(torch.softmax(logits, dim=1), lambda b: F.linear(b, mu_t))  # E[mu_i | x_t]
         return m + (t * s2 - (1 - t)) / var * (x - t * m)
 
     def fit(self, z: torch.Tensor) -> None:
