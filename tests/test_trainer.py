@@ -82,6 +82,14 @@ def test_kernel_prior_stores_the_training_latents_and_seeds_land_near_them(tmp_p
     assert tuned_info.config.prior_bank == 2 * tuned_info.summary["train_images"] != info.config.prior_bank
     assert all(r.caption for r in Engine.load(tuned, device="cpu").generate([0, 1]))
 
+    # --prior-keep: only the share of images the decoder redraws best (and their mirror images)
+    kept = tmp_path / "kept.safetensors"
+    assert train_main([str(shapes_dataset), "--out", str(kept), "--init", str(out), "--finetune", "prior-only",
+                       "--prior-keep", "0.5", "--quiet", "--tone-cache", str(tmp_path / "cache"),
+                       "--no-adapt-threads"]) == 0
+    kept_info, _ = read_info(kept)
+    assert kept_info.config.prior_bank == 2 * round(0.5 * train) and kept_info.summary["prior_keep"] == 0.5
+
 
 def test_kill_and_resume_continue_from_the_checkpoint(tmp_path, shapes_dataset):
     out = tmp_path / "m.safetensors"
