@@ -90,6 +90,15 @@ def test_kernel_prior_stores_the_training_latents_and_seeds_land_near_them(tmp_p
     kept_info, _ = read_info(kept)
     assert kept_info.config.prior_bank == 2 * round(0.5 * train) and kept_info.summary["prior_keep"] == 0.5
 
+    # and back to a learnt MLP prior on the same autoencoder, with the MLP's own ODE steps
+    mlp = tmp_path / "mlp.safetensors"
+    assert train_main([str(shapes_dataset), "--out", str(mlp), "--init", str(out), "--finetune", "prior-only",
+                       "--prior", "mlp", "--prior-steps", "5", "--quiet", "--tone-cache", str(tmp_path / "cache"),
+                       "--no-adapt-threads"]) == 0
+    mlp_info, _ = read_info(mlp)
+    assert mlp_info.config.prior_bank == 0 and mlp_info.config.prior_steps == 16
+    assert mlp_info.summary["init_summary"]["prior"] == "kernel"
+
 
 def test_kill_and_resume_continue_from_the_checkpoint(tmp_path, shapes_dataset):
     out = tmp_path / "m.safetensors"

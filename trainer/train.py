@@ -165,6 +165,8 @@ class Trainer:
             # its field is smooth: 8 Heun steps land as near the stored latents as 32 do (median distance
             # 4.90 vs 4.84, default model), at half the cost of 16
             prior["prior_steps"] = KERNEL_PRIOR_STEPS
+        elif a.init and self.init_model.cfg.prior_bank:  # an MLP prior from a kernel model: the MLP's steps
+            prior["prior_steps"] = ModelConfig().prior_steps
         if a.init:
             cfg = self.init_model.cfg
             cfg = ModelConfig(**{**json.loads(cfg.to_json()), "channels": cfg.channels,
