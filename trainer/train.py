@@ -360,32 +360,33 @@ class Trainer:
 
         return step
 
-    @torch.no_grad()
-    def encode_all(self) -> torch.Tensor:
-        """Latents of every training image and its mirror image (eval mode)."""
+    def encoded_chunks(self):
+        """(tones, their latents, their mirror images' latents) for the training images, 128 at a time,
+        in eval mode without gradients."""
         self.model.eval()
-        out = []
-        for i in range(0, len(self.train_idx), 128):
-            x = self.tones[self.train_idx[i:i + 128]].float().div(255).unsqueeze(1).to(self.device)
-            out += [self.model.encoder(x), self.model.encoder(x.flip(-1))]
-        self.model.train()
-        return torch.cat(out).float()
+        try:
+            with torch.no_grad():
+                for i in range(0, len(self.train_idx), 128):
+                    x = self.tones[self.train_idx[i:i + 128]].float().div(255).unsqueeze(1).to(self.device)
+                    yield x, self.model.encoder(x), self.model.encoder(x.flip(-1))
+        finally:
+            self.model.train()
 
-    @torch.no_grad()
+    def encode_all(self) -> torch.Tensor:
+        """Latents of every training image and its mirror image."""
+        return torch.cat([z for _, z_img, z_mirror in self.encoded_chunks() for z in (z_img, z_mirror)]).float()
+
     def drawable_latents(self, keep: float) -> torch.Tensor:
         """Latents of the share `keep` of training images that the decoder redraws most faithfully, and of
         their mirror images. Error is relative to the image's ink: intricate line drawings (diagrams, crowds,
         lettering) come back as grey mush, and a seed that lands there shows a caption it does not draw."""
-        self.model.eval()
         z, z_mirror, rel = [], [], []
-        for i in range(0, len(self.train_idx), 128):
-            x = self.tones[self.train_idx[i:i + 128]].float().div(255).unsqueeze(1).to(self.device)
-            zi = self.model.encoder(x)
-            err = (self.model.decoder(zi).float().clamp(0, 1) - x).abs().mean((1, 2, 3))
+        for x, z_img, z_mir in self.encoded_chunks():
+            with torch.no_grad():
+                err = (self.model.decoder(z_img).float().clamp(0, 1) - x).abs().mean((1, 2, 3))
             rel.append(err / (1 - x).mean((1, 2, 3)).clamp(min=0.02))
-            z.append(zi)
-            z_mirror.append(self.model.encoder(x.flip(-1)))
-        self.model.train()
+            z.append(z_img)
+            z_mirror.append(z_mir)
         best = torch.cat(rel).argsort()[: kept_count(len(self.train_idx), keep)]
         return torch.cat([torch.cat(z)[best], torch.cat(z_mirror)[best]]).float()
 
@@ -400,8 +401,7 @@ class Trainer:
             return fit_kernel
         z = self.encode_all()
         if self.run["step"] == 0:  # (on resume the buffers come from the checkpoint)
-            prior.latent_mean.copy_(z.mean(0))
-            prior.latent_std.copy_(z.std(0).clamp(min=1e-3))
+            prior.fit_statistics(z)
             self.prior_ema.load_state_dict(prior.state_dict())
         data = prior.normalise(z)
         gen_rank = torch.Generator().manual_seed(a.seed * 7919 + self.dist.rank)

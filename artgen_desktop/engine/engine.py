@@ -21,9 +21,9 @@ from PIL import Image
 
 from .checkpoint import ModelInfo, bundled_model_path, load_checkpoint
 from .errors import ArtGenError, ModelFileError
-from .model import ArtGenModel, KernelPrior
+from .model import ArtGenModel
 from .render import EngraveStyle, engrave
-from .sampling import caption_generators, check_seed, interpolation_times, sample_tokens, seed_noise, slerp
+from .sampling import caption_generators, check_seed, interpolation_times, sample_tokens, seed_noise
 from .tokenizer import Tokenizer
 
 SIZES = (256, 2048)
@@ -167,13 +167,10 @@ class Engine:
         return [tok.decode(row) for row in out.tolist()]
 
     @torch.no_grad()
-    def _make(self, labels_seeds: Sequence[tuple[str, int]], noise: torch.Tensor | None, settings: Settings,
-              z: torch.Tensor | None = None) -> list[Result]:
-        """Results from seed noise (through the prior) or from latents z given directly."""
+    def _make(self, labels_seeds: Sequence[tuple[str, int]], z: torch.Tensor, settings: Settings) -> list[Result]:
+        """Results from latents z (B, latent_dim): tone, caption and engraving for each."""
         t0 = time.perf_counter()
         seeds = [s for _, s in labels_seeds]
-        if z is None:
-            z = self.latents(noise)
         # tones are quantised to 8 bits before rendering: what is shown, saved and re-rendered is the same
         tone_u8 = (self.model.decoder(z)[:, 0].float().clamp(0, 1) * 255).round().to(torch.uint8)
         captions = self.captions(z, settings.temperature, caption_generators(seeds))
@@ -197,26 +194,22 @@ class Engine:
         for i in range(0, len(seeds), batch_size):
             chunk = seeds[i:i + batch_size]
             noise = seed_noise(chunk, dim) * settings.variety
-            yield self._make([("", s) for s in chunk], noise, settings)
+            yield self._make([("", s) for s in chunk], self.latents(noise), settings)
 
     def interpolate(self, seed_a: int, seed_b: int, frames: int = 9, easing: str = "ease-in-out",
                     settings: Settings = Settings(), positions: Sequence[float] | None = None) -> list[Result]:
-        """Frames between two seeds: slerp of their noise, each frame through the prior and decoders.
+        """Frames between two seeds: the prior's frames between their noise (see FlowPrior.between), each
+        through the decoders.
 
-        With a kernel prior, seeds land near different pictures and noise between two seeds would jump
-        from picture to picture; there the frames blend the two seeds' latents instead (a morph).
         Frame captions sample with seed A's generator, so a caption changes only where the picture does.
         `positions` (0..1, eased already) overrides the evenly spaced frames, e.g. for a live slider.
         """
         a, b = check_seed(seed_a), check_seed(seed_b)
         times = list(positions) if positions is not None else interpolation_times(frames, easing)
-        na, nb = seed_noise([a, b], self.model.cfg.latent_dim)
+        na, nb = seed_noise([a, b], self.model.cfg.latent_dim).to(self.device)
         labels = [(f"{a}→{b} t={t:.3f}", a) for t in times]
-        if isinstance(self.model.prior, KernelPrior):
-            za, zb = self.latents(torch.stack([na, nb]) * settings.variety)
-            return self._make(labels, None, settings, z=torch.stack([torch.lerp(za, zb, t) for t in times]))
-        noise = torch.stack([slerp(na, nb, t) for t in times]) * settings.variety
-        return self._make(labels, noise, settings)
+        z = self.model.prior.between(na, nb, times, self.model.cfg.prior_steps, settings.variety)
+        return self._make(labels, z, settings)
 
     def render(self, tone: Image.Image, settings: Settings) -> Image.Image:
         """Re-renders a stored tone image with another style or size (no network needed)."""

@@ -21,6 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .sampling import slerp
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -265,6 +267,18 @@ class FlowPrior(nn.Module):
     def normalise(self, z: torch.Tensor) -> torch.Tensor:
         return (z - self.latent_mean) / self.latent_std
 
+    def fit_statistics(self, z: torch.Tensor) -> None:
+        """Sets the normalisation from the encoder's latents z (N, latent_dim)."""
+        self.latent_mean.copy_(z.mean(0))
+        self.latent_std.copy_(z.std(0).clamp(min=1e-3))
+
+    @torch.no_grad()
+    def between(self, eps_a: torch.Tensor, eps_b: torch.Tensor, times: list[float], steps: int,
+                scale: float = 1.0) -> torch.Tensor:
+        """Latents of the frames between two seeds' noise (scaled by `scale`, the variety): each frame's
+        noise (slerp) through the ODE."""
+        return self.sample(torch.stack([slerp(eps_a, eps_b, t) for t in times]) * scale, steps)
+
     @torch.no_grad()
     def sample(self, eps: torch.Tensor, steps: int) -> torch.Tensor:
         """Heun integration of dx/dt = v(x, t) from t=0 to 1; returns latents in the encoder's units."""
@@ -344,9 +358,16 @@ class KernelPrior(FlowPrior):
         """Stores the encoder's latents z (N = prior_bank rows) and their statistics."""
         if z.shape != self.bank.shape:
             raise ValueError(f"kernel prior holds {tuple(self.bank.shape)} latents, got {tuple(z.shape)}")
-        self.latent_mean.copy_(z.mean(0))
-        self.latent_std.copy_(z.std(0).clamp(min=1e-3))
+        self.fit_statistics(z)
         self.bank.copy_(self.normalise(z))
+
+    @torch.no_grad()
+    def between(self, eps_a: torch.Tensor, eps_b: torch.Tensor, times: list[float], steps: int,
+                scale: float = 1.0) -> torch.Tensor:
+        """Seeds land near different pictures, so noise between two seeds would jump from picture to
+        picture: the frames blend the two seeds' latents instead (a morph)."""
+        za, zb = self.sample(torch.stack([eps_a, eps_b]) * scale, steps)
+        return torch.stack([torch.lerp(za, zb, t) for t in times])
 
 
 class ArtGenModel(nn.Module):
