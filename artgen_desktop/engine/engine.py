@@ -9,7 +9,6 @@ Results carry PIL images and strings only: callers never see a tensor.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,31 +21,26 @@ from PIL import Image
 from .checkpoint import ModelInfo, bundled_model_path, load_checkpoint
 from .errors import ArtGenError, ModelFileError
 from .model import ArtGenModel
+from .params import GENERATION, PARAMS
 from .render import EngraveStyle, engrave
 from .sampling import caption_generators, check_seed, interpolation_times, sample_tokens, seed_noise
 from .tokenizer import Tokenizer
 
-SIZES = (256, 2048)
-
 
 @dataclass(frozen=True)
 class Settings:
-    temperature: float = 0.7  # caption sampling; 0 = greedy
-    variety: float = 1.0  # scale of the seed's noise: lower = more typical pictures
-    size: int = 512  # output px (square)
+    """Everything besides the seed that makes a picture. Ranges and defaults: params.py."""
+
+    temperature: float = PARAMS["temperature"].default  # caption sampling; 0 = greedy
+    variety: float = PARAMS["variety"].default  # scale of the seed's noise: lower = more typical pictures
+    size: int = PARAMS["size"].default  # output px (square)
     style: EngraveStyle = field(default_factory=EngraveStyle)
 
     def __post_init__(self):
-        for name in ("temperature", "variety"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ArtGenError(f"{name} must be a number, not {v!r}")
-        if not 0 <= self.temperature <= 5:
-            raise ArtGenError(f"temperature {self.temperature} is outside 0–5")
-        if not 0 <= self.variety <= 3:
-            raise ArtGenError(f"variety {self.variety} is outside 0–3")
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or not SIZES[0] <= self.size <= SIZES[1]:
-            raise ArtGenError(f"size {self.size!r} is outside {SIZES[0]}–{SIZES[1]} px")
+        for p in GENERATION:
+            p.check(getattr(self, p.name))
+        if not isinstance(self.style, EngraveStyle):
+            raise ArtGenError(f"style must be an EngraveStyle, not {type(self.style).__name__}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -55,10 +49,13 @@ class Settings:
 
     @classmethod
     def from_dict(cls, d: dict) -> Settings:
+        """Settings from a stored dict (a PNG, history): a missing field takes its default, a wrong one
+        is an ArtGenError."""
+        if not isinstance(d, dict):
+            raise ArtGenError(f"settings must be a JSON object, not {type(d).__name__}")
         try:
             style = EngraveStyle.from_dict(d.get("style", {}))
-            return cls(temperature=d.get("temperature", cls.temperature), variety=d.get("variety", cls.variety),
-                       size=d.get("size", cls.size), style=style)
+            return cls(style=style, **{p.name: d[p.name] for p in GENERATION if p.name in d})
         except (TypeError, ValueError) as e:
             raise ArtGenError(f"bad settings: {e}") from None
 

@@ -20,47 +20,41 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-MODES = ("engraving", "tone")
+from .errors import ArtGenError
+from .params import DEFAULT_STYLE, PARAMS, STYLES, style_params
+
+MODES = tuple(STYLES)  # the styles EngraveStyle draws; their parameters are in params.py
 _REF = 512.0  # sizes in EngraveStyle are pixels at this output size
 _PAPER = 0.06  # darkness below this stays paper-white, so flat white tone never gets ink
 
 
 @dataclass(frozen=True)
 class EngraveStyle:
-    spacing: float = 6.0  # line pitch, px at 512
-    angle: float = 35.0  # degrees of the main hatching
-    cross_threshold: float = 0.55  # darkness above which cross-hatching starts (0..1)
-    outline: float = 1.6  # outline width, px at 512; 0 = none
-    bend: float = 1.0  # how far lines follow forms (0 = straight)
-    mode: str = "engraving"  # or "tone": the raw tone image, upsampled
+    """A print style's settings: `mode` names the style, the other fields are the engraving's parameters
+    (kept while the raw tone is shown, so switching back restores them). Ranges: params.ENGRAVING."""
+
+    spacing: float = PARAMS["spacing"].default  # line pitch, px at 512
+    angle: float = PARAMS["angle"].default  # degrees of the main hatching
+    cross_threshold: float = PARAMS["cross_threshold"].default  # darkness above which cross-hatching starts
+    outline: float = PARAMS["outline"].default  # outline width, px at 512; 0 = none
+    bend: float = PARAMS["bend"].default  # how far lines follow forms (0 = straight)
+    mode: str = DEFAULT_STYLE  # or "tone": the raw tone image, upsampled
 
     def __post_init__(self):
-        if self.mode not in MODES:
-            raise ValueError(f"style mode must be one of {MODES}, not {self.mode!r}")
-        if not 1.5 <= self.spacing <= 64:
-            raise ValueError(f"line spacing {self.spacing} is outside 1.5–64")
-        if not 0 <= self.cross_threshold <= 1:
-            raise ValueError(f"cross-hatch threshold {self.cross_threshold} is outside 0–1")
-        if not 0 <= self.outline <= 16:
-            raise ValueError(f"outline width {self.outline} is outside 0–16")
-        if not 0 <= self.bend <= 4:
-            raise ValueError(f"bend {self.bend} is outside 0–4")
-        if not math.isfinite(self.angle):
-            raise ValueError("angle must be a finite number")
+        if not isinstance(self.mode, str) or self.mode not in MODES:
+            raise ArtGenError(f"style must be one of {', '.join(MODES)}, not {self.mode!r}")
+        for p in style_params():
+            p.check(getattr(self, p.name))
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> EngraveStyle:
+        if not isinstance(d, dict):
+            raise ArtGenError(f"a style must be a JSON object of settings, not {type(d).__name__}")
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
-
-    def describe(self) -> str:
-        if self.mode == "tone":
-            return "tone"
-        return (f"engraving (spacing {self.spacing:g}, angle {self.angle:g}, cross {self.cross_threshold:g}, "
-                f"outline {self.outline:g}, bend {self.bend:g})")
 
 
 def _line_ink(phase: torch.Tensor, half_width: torch.Tensor, pitch: float) -> torch.Tensor:
