@@ -11,47 +11,56 @@ import pytest
 from PySide6.QtCore import QProcess
 
 from artgen_desktop.ui.bridge import EngineBridge
-from artgen_desktop.ui.finetune import FineTuneDialog, format_eta
+from artgen_desktop.ui.finetune import FineTuneDialog, format_eta, fresh_output
 from artgen_desktop.ui.main_window import MainWindow
 from artgen_desktop.ui.prefs import Preferences
 from artgen_desktop.ui.state import AppState
+from trainer.events import CheckpointEvent, ProgressEvent
 
 WAIT_MS = 30_000
 
 
 pytestmark = pytest.mark.usefixtures("one_engine_thread")
 
-# A test double for `python -m trainer`: same arguments, same stdout protocol, same SIGTERM behaviour.
+# A test double for `python -m trainer`: same arguments, the same events (trainer/events.py, as the real
+# trainer writes them), and the same SIGTERM behaviour: it saves the run's state, not a model, and exits 130.
 FAKE_TRAINER = textwrap.dedent("""
     import json, os, shutil, signal, sys, time
     from PIL import Image
+    from trainer.events import CheckpointEvent, DoneEvent, ProgressEvent, SampleEvent, to_line
     args = sys.argv[1:]
     out = args[args.index("--out") + 1]
+    run_dir = out[:-len(".safetensors")] + ".run"
+    state = os.path.join(run_dir, "state.safetensors")
     mode = os.environ["FAKE_TRAINER_MODE"]
     json.dump(args, open(out + ".args.json", "w"))
-    def emit(**event):
-        print(json.dumps(event), flush=True)
-    def save_and_exit(*_):
-        shutil.copy(os.environ["FAKE_TRAINER_MODEL"], out)
-        emit(event="done", model=out)
-        sys.exit(0)
-    signal.signal(signal.SIGTERM, save_and_exit)
+    def emit(event):
+        print(to_line(event), flush=True)
+    def stop(*_):
+        os.makedirs(run_dir, exist_ok=True)
+        open(state, "w").write("state")
+        emit(CheckpointEvent(state, "autoencoder", 7))
+        print(f"trainer: stopped; checkpoint saved in {state} (continue with --resume)", file=sys.stderr, flush=True)
+        sys.exit(130)
+    signal.signal(signal.SIGTERM, stop)
     print("found 12 images in", args[1], flush=True)
     print("a warning on stderr", file=sys.stderr, flush=True)
     if mode == "error":
-        emit(event="error", message="no usable images in the folder")
+        print(f"trainer: no usable images in {args[1]} (0 skipped)", file=sys.stderr, flush=True)
         sys.exit(1)
+    resumed = "--resume" in args and os.path.exists(state)
     for stage in ("autoencoder", "prior"):
         for step in range(1, 4):
-            emit(event="progress", stage=stage, step=step, steps=3, loss=1.0 / step, eta_s=125.0)
+            emit(ProgressEvent(stage, step, 3, 1.0 / step, {"rec": 1.0 / step}, 125.0, 2.0 * step))
     grid = os.path.join(os.path.dirname(out), "grid.png")
     Image.new("L", (64, 64), 128).save(grid)
-    emit(event="sample", path=grid)
-    if mode == "slow":
+    emit(SampleEvent(grid, "prior"))
+    if mode == "slow" and not resumed:
         for step in range(1000):
-            emit(event="progress", stage="prior", step=step, steps=1000, loss=0.5, eta_s=100.0)
+            emit(ProgressEvent("autoencoder", step, None, 0.5, {}, 100.0, 0.02 * step))
             time.sleep(0.02)
-    save_and_exit()
+    shutil.copy(os.environ["FAKE_TRAINER_MODEL"], out)
+    emit(DoneEvent(out))
 """)
 
 
@@ -90,8 +99,8 @@ def test_training_run_shows_progress_and_offers_the_new_model(qtbot, trainer, mo
     out = trainer[1].parent / "new-model.safetensors"
     args = json.loads((trainer[1].parent / "new-model.safetensors.args.json").read_text())
     assert args == ["train", str(trainer[1]), "--out", str(out), "--time-budget", "5m",
-                    "--init", str(tiny_model_path), "--progress-json"]
-    assert [e["stage"] for e in dialog.events if e["event"] == "progress"][-1] == "prior"
+                    "--init", str(tiny_model_path), "--progress-json", "--quiet"]
+    assert [e.stage for e in dialog.events if isinstance(e, ProgressEvent)][-1] == "prior"
     assert dialog.new_model == str(out) and out.is_file()
     assert dialog.load_button.isEnabled() and "Training finished" in dialog.stage_label.text()
     assert "loss 0.3333" in dialog.loss_label.text() and "2:05 left" in dialog.loss_label.text()
@@ -104,30 +113,83 @@ def test_training_run_shows_progress_and_offers_the_new_model(qtbot, trainer, mo
     assert load.args == [str(out)]
 
 
-def test_stop_asks_the_trainer_to_save_and_keeps_its_model(qtbot, trainer, monkeypatch):
+def test_stop_says_what_was_kept_and_resume_finishes_the_run(qtbot, trainer, monkeypatch):
     dialog = make_dialog(qtbot, trainer, "slow", monkeypatch)
+    out = trainer[1].parent / "new-model.safetensors"
     assert not dialog.init_check.isChecked()  # no current model to start from
     t0 = time.monotonic()
     dialog.start()
-    qtbot.waitUntil(lambda: any(e.get("step", 0) > 5 and e.get("steps") == 1000 for e in dialog.events),
-                    timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: any(isinstance(e, ProgressEvent) and e.steps is None and e.step > 5
+                                for e in dialog.events), timeout=WAIT_MS)
     assert dialog.cancel_button.isEnabled() and not dialog.start_button.isEnabled()
+    assert "about 1:40 left" in dialog.loss_label.text()
     dialog.cancel_button.click()
     wait_done(qtbot, dialog)
     assert time.monotonic() - t0 < 15  # stopped long before its 20 s of work
-    assert "Stopped; the model trained so far was saved" in dialog.stage_label.text()
-    assert dialog.load_button.isEnabled()
+    # the trainer saved its run state, not a model: the dialog says so and offers nothing to load
+    assert not out.exists()
+    assert any(isinstance(e, CheckpointEvent) for e in dialog.events)
+    text = dialog.stage_label.text()
+    assert "No model file was written yet" in text and "Resume" in text and "was saved:" not in text
+    assert not dialog.load_button.isEnabled() and dialog.new_model is None
+    assert dialog.resume_button.isEnabled()
+    assert dialog.progress.maximum() == 1  # the busy bar stopped
     args = json.loads((trainer[1].parent / "new-model.safetensors.args.json").read_text())
-    assert "--init" not in args
+    assert "--init" not in args and "--resume" not in args
+
+    first_run = dialog.arguments()
+    assert dialog.resume()  # the same run, continued
+    wait_done(qtbot, dialog)
+    args = json.loads((trainer[1].parent / "new-model.safetensors.args.json").read_text())
+    assert args[-1] == "--resume" and args[:-1] == first_run[1:]  # [0]: the stand-in's script
+    assert out.is_file() and dialog.new_model == str(out)
+    assert dialog.load_button.isEnabled() and "Training finished" in dialog.stage_label.text()
+    assert not dialog.resume_button.isEnabled()
 
 
-def test_a_failing_trainer_is_reported(qtbot, trainer, monkeypatch):
+def test_a_second_run_gets_a_fresh_name_and_a_clean_sample_view(qtbot, trainer, monkeypatch):
+    dialog = make_dialog(qtbot, trainer, "quick", monkeypatch)
+    out = trainer[1].parent / "new-model.safetensors"
+    assert dialog.start()
+    wait_done(qtbot, dialog)
+    assert out.is_file() and not dialog.sample_view.image().isNull()
+    proposed = dialog.out_edit.text()
+    assert proposed != str(out) and not (trainer[1].parent / proposed).exists()  # the next run's own name
+    assert proposed.endswith(".safetensors")
+
+    # the old name typed back in: asked first; "no" starts nothing
+    asked = []
+    dialog.confirm_replace = lambda path: asked.append(path) or False
+    dialog.out_edit.setText(str(out))
+    assert not dialog.start() and asked == [out] and "choose another name" in dialog.stage_label.text()
+    assert not dialog.is_running()
+    # "yes": the run starts, and the previous run's sample grid is gone until this run sends one
+    dialog.confirm_replace = lambda path: True
+    monkeypatch.setenv("FAKE_TRAINER_MODE", "slow")
+    assert dialog.start()
+    assert dialog.sample_view.image().isNull() and not dialog.load_button.isEnabled()
+    dialog.cancel()
+    wait_done(qtbot, dialog)
+
+
+def test_fresh_output_skips_models_and_stopped_runs(tmp_path):
+    assert fresh_output(tmp_path, "m") == tmp_path / "m.safetensors"
+    (tmp_path / "m.safetensors").write_text("x")
+    (tmp_path / "m-2.run").mkdir()
+    (tmp_path / "m-2.run" / "state.safetensors").write_text("x")
+    assert fresh_output(tmp_path, "m") == tmp_path / "m-3.safetensors"
+
+
+def test_a_failing_trainer_says_why_and_stops_the_busy_bar(qtbot, trainer, monkeypatch):
     dialog = make_dialog(qtbot, trainer, "error", monkeypatch)
     dialog.start()
+    assert dialog.progress.maximum() == 0  # busy while starting
     wait_done(qtbot, dialog)
-    assert "exit code 1" in dialog.stage_label.text()
-    assert "no usable images in the folder" in dialog.log.toPlainText()
-    assert not dialog.load_button.isEnabled()
+    text = dialog.stage_label.text()
+    assert f"Training failed: no usable images in {trainer[1]} (0 skipped) (exit code 1)." == text
+    assert dialog.progress.maximum() == 1 and dialog.progress.value() == 0
+    assert "no usable images" in dialog.log.toPlainText()
+    assert not dialog.load_button.isEnabled() and not dialog.resume_button.isEnabled()
 
 
 def test_start_checks_its_inputs(qtbot, trainer, monkeypatch):
@@ -168,7 +230,9 @@ def test_window_loads_the_fine_tuned_model(qtbot, trainer, monkeypatch, tiny_mod
 def test_time_budget_progress_follows_time_not_a_step_count(qtbot, trainer, monkeypatch):
     dialog = make_dialog(qtbot, trainer, "quick", monkeypatch)
     dialog.handle_line('{"event": "progress", "stage": "autoencoder", "step": 40, "steps": null, "loss": 0.5, '
-                       '"eta_s": 60.0}')
+                       '"eta_s": 60.0, "elapsed_s": 20.0}')
     assert dialog.stage_label.text() == "Training the autoencoder (1 of 2): step 40"
-    assert dialog.progress.maximum() == 1000 and 0 <= dialog.progress.value() < 1000
+    assert dialog.progress.maximum() == 1000 and dialog.progress.value() == 250  # 20 s done, 60 s to go
     assert "1:00 left" in dialog.loss_label.text()
+    dialog.handle_line('{"event": "progress", "stage": 3}')  # malformed: log text, not an exception
+    assert dialog.log.toPlainText().endswith('{"event": "progress", "stage": 3}')

@@ -1,16 +1,14 @@
 """Fine-tune…: runs the trainer as a child process on a dataset folder, with progress, log and cancel.
 
-The trainer speaks JSON lines on stdout (`python -m trainer train DIR --out F --progress-json`):
-  {"event": "progress", "stage": ..., "step": n, "steps": n, "loss": x, "eta_s": s}
-  {"event": "sample", "path": "grid.png"}   {"event": "done", "model": "path"}   {"event": "error", ...}
-Any other line is log text. Cancel sends SIGTERM; the trainer saves what it has learnt and exits.
+The trainer speaks JSON lines on stdout (`python -m trainer train DIR --out F --progress-json`), defined
+in trainer/events.py; any other line is log text. Stop sends SIGTERM: the trainer saves the run's state
+(a checkpoint, not yet a model file) and exits, and Resume continues that run with `--resume`.
 A child process (not a thread) keeps training's CPU and memory apart from the app, and a crash in it
 cannot take the app down.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -26,6 +24,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -34,18 +33,47 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from trainer.events import CheckpointEvent, DoneEvent, ErrorEvent, ProgressEvent, SampleEvent, parse_line
+
 from .image_view import ImageView
 from .prefs import Preferences
 from .userdata import models_dir
 
 STAGES = ("autoencoder", "prior")  # as the trainer names them
 KILL_AFTER_MS = 20_000  # the trainer gets this long to save after SIGTERM before it is killed
+SAMPLE_PLACEHOLDER = "Samples appear here while training"
 
 
 def default_trainer_command() -> list[str]:
     if getattr(sys, "frozen", False):  # a bundle: its executable is `artgen`, which routes `train …`
         return [sys.executable]
     return [sys.executable, "-m", "trainer"]
+
+
+def run_dir_for(out: Path) -> Path:
+    """Where the trainer keeps a run's checkpoint and sample grids (its --run-dir default)."""
+    return Path(str(out.with_suffix("")) + ".run")  # as trainer/train.py's main() derives it
+
+
+def output_taken(out: Path) -> bool:
+    return out.exists() or (run_dir_for(out) / "state.safetensors").exists()
+
+
+def fresh_output(folder: Path, stem: str) -> Path:
+    """folder/stem.safetensors, or stem-2, stem-3 … when a model or a stopped run already has that name."""
+    out, n = folder / f"{stem}.safetensors", 2
+    while output_taken(out):
+        out, n = folder / f"{stem}-{n}.safetensors", n + 1
+    return out
+
+
+def reason_from(lines: list[str]) -> str:
+    """The trainer's last error line (what it says before exiting, or a traceback's last line)."""
+    for line in reversed(lines):
+        line = line.strip()
+        if line:
+            return line.removeprefix("trainer: ").removeprefix("error: ")
+    return ""
 
 
 def format_eta(seconds: float) -> str:
@@ -69,9 +97,15 @@ class FineTuneDialog(QDialog):
         self.process: QProcess | None = None
         self.new_model: str | None = None
         self.cancelled = False
+        self.checkpoint: str | None = None  # the run's saved state, when it stopped before writing a model
         self._stage_started: dict[str, float] = {}  # stage -> when its first progress line came
-        self.events: list[dict] = []
+        self.events: list = []  # trainer/events.py objects, in order
         self._buffer = b""
+        self._stderr_tail: list[str] = []
+        self._run_args: list[str] | None = None  # the last run's arguments, which Resume repeats
+        self._progressed = False
+        # asked before a new run replaces a model or a stopped run of the same name (tests answer for the user)
+        self.confirm_replace = self._ask_replace
 
         self.dataset_edit = QLineEdit(prefs.get("dataset_dir", ""), placeholderText="A folder of images "
                                       "(with metadata.jsonl, .txt captions, or none)")
@@ -80,8 +114,7 @@ class FineTuneDialog(QDialog):
         self.init_check = QCheckBox("Start from the current model")
         self.init_check.setChecked(bool(current_model))
         self.init_check.setEnabled(bool(current_model))
-        stamp = time.strftime("%Y%m%d-%H%M")
-        self.out_edit = QLineEdit(str(models_dir() / f"finetuned-{stamp}.safetensors"))
+        self.out_edit = QLineEdit(str(self._fresh_name()))
         self.out_browse = QPushButton("Browse…")
 
         form = QFormLayout()
@@ -101,19 +134,21 @@ class FineTuneDialog(QDialog):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.loss_label = QLabel()
-        self.sample_view = ImageView("Samples appear here while training")
+        self.sample_view = ImageView(SAMPLE_PLACEHOLDER)
         self.sample_view.setMinimumSize(200, 200)
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(5000)
         self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
 
         self.start_button = QPushButton("Start training")
-        self.cancel_button = QPushButton("Stop")
+        self.cancel_button = QPushButton("Stop", toolTip="Stop and keep the run's progress; Resume continues it")
+        self.resume_button = QPushButton("Resume", toolTip="Continue the stopped run where it left off")
         self.load_button = QPushButton("Load the new model")
         self.close_button = QPushButton("Close")
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.resume_button)
         buttons.addStretch(1)
         buttons.addWidget(self.load_button)
         buttons.addWidget(self.close_button)
@@ -133,10 +168,12 @@ class FineTuneDialog(QDialog):
         self.out_browse.clicked.connect(self._browse_out)
         self.start_button.clicked.connect(lambda: self.start())
         self.cancel_button.clicked.connect(self.cancel)
+        self.resume_button.clicked.connect(lambda: self.resume())
         self.load_button.clicked.connect(self._load)
         self.close_button.clicked.connect(self.close)
         self._set_running(False)
         self.load_button.setEnabled(False)
+        self.resume_button.setEnabled(False)
 
     # ---- running ---------------------------------------------------------------------------------------
 
@@ -145,9 +182,10 @@ class FineTuneDialog(QDialog):
                 "--time-budget", f"{self.budget.value()}m"]
         if self.init_check.isChecked() and self.current_model:
             args += ["--init", self.current_model]
-        return [*args, "--progress-json"]
+        return [*args, "--progress-json", "--quiet"]  # --quiet: no text progress bar in the log
 
     def start(self) -> bool:
+        """A new run with the dialog's settings; asks before replacing a model or a stopped run."""
         text = self.dataset_edit.text().strip()
         dataset = Path(text).expanduser()
         if not text or not dataset.is_dir():
@@ -157,13 +195,31 @@ class FineTuneDialog(QDialog):
         if out.suffix != ".safetensors":
             self._status("The new model's file name must end in .safetensors.", error=True)
             return False
+        if output_taken(out) and not self.confirm_replace(out):
+            self._status(f"{out.name} is taken: choose another name for the new model.", error=True)
+            return False
         self.prefs.set("dataset_dir", str(dataset))
         self.prefs.set("train_minutes", self.budget.value())
+        self.log.clear()
+        return self._launch(self.arguments())
+
+    def resume(self) -> bool:
+        """Continues the stopped run: the same arguments plus --resume (the trainer checks they match)."""
+        if self._run_args is None or self.checkpoint is None or self.is_running():
+            return False
+        self._append_log("Resuming the stopped run.")
+        return self._launch([*self._run_args, "--resume"] if "--resume" not in self._run_args else self._run_args)
+
+    def _launch(self, args: list[str]) -> bool:
         self.events.clear()
         self._stage_started = {}
-        self.new_model, self.cancelled, self._buffer = None, False, b""
-        self.log.clear()
+        self.new_model, self.checkpoint, self.cancelled, self._buffer = None, None, False, b""
+        self._stderr_tail, self._progressed, self._run_args = [], False, args
         self.load_button.setEnabled(False)
+        self.resume_button.setEnabled(False)
+        self.loss_label.clear()
+        self.sample_view.set_image(QImage())  # never the previous run's grid
+        self.sample_view.set_placeholder(SAMPLE_PLACEHOLDER)
 
         proc = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
@@ -177,18 +233,18 @@ class FineTuneDialog(QDialog):
         proc.finished.connect(self._finished)
         proc.errorOccurred.connect(self._process_error)
         self.process = proc
-        self._append_log(f"$ {' '.join([self.command[0], *self.arguments()])}")
-        self.stage_label.setText("Starting the trainer…")
+        self._append_log(f"$ {' '.join([self.command[0], *args])}")
+        self._status("Starting the trainer…")
         self.progress.setRange(0, 0)  # busy until the first progress line
         self._set_running(True)
-        proc.start(self.command[0], self.arguments())
+        proc.start(self.command[0], args)
         return True
 
     def cancel(self) -> None:
         if not self.is_running():
             return
         self.cancelled = True
-        self.stage_label.setText("Stopping: the trainer is saving what it has learnt…")
+        self.stage_label.setText("Stopping: the trainer is saving the run so far…")
         assert self.process is not None
         self.process.terminate()  # SIGTERM: the trainer saves and exits
         QTimer.singleShot(KILL_AFTER_MS, self._kill_if_running)
@@ -215,52 +271,59 @@ class FineTuneDialog(QDialog):
         assert self.process is not None
         text = bytes(self.process.readAllStandardError().data()).decode("utf-8", "replace")
         for line in text.splitlines():
-            self._append_log(line)
+            self._log_line(line)
+            if line.strip():
+                self._stderr_tail = [*self._stderr_tail[-19:], line]
 
     def handle_line(self, line: str) -> None:
-        event = None
-        if line.startswith("{"):
-            try:
-                event = json.loads(line)
-            except ValueError:
-                event = None
-        if not isinstance(event, dict) or "event" not in event:
+        event = parse_line(line)
+        if event is None:
             if line.strip():
-                self._append_log(line)
+                self._log_line(line)
             return
         self.events.append(event)
-        kind = event["event"]
-        if kind == "progress":
+        if isinstance(event, ProgressEvent):
             self._progress(event)
-        elif kind == "sample":
-            image = QImage(str(event.get("path", "")))
+        elif isinstance(event, SampleEvent):
+            image = QImage(event.path)
             if not image.isNull():
                 self.sample_view.set_image(image)
-        elif kind == "done":
-            self.new_model = str(event.get("model", "")) or None
-        elif kind == "error":
-            self._status(f"The trainer reported an error: {event.get('message', '?')}", error=True)
-            self._append_log(f"error: {event.get('message', '?')}")
+        elif isinstance(event, CheckpointEvent):
+            self.checkpoint = event.path
+        elif isinstance(event, DoneEvent):
+            self.new_model = event.model or None
+        elif isinstance(event, ErrorEvent):
+            self._status(f"The trainer reported an error: {event.message}", error=True)
+            self._append_log(f"error: {event.message}")
 
-    def _progress(self, e: dict) -> None:
-        stage = str(e.get("stage", ""))
-        steps, step = int(e.get("steps", 0) or 0), int(e.get("step", 0) or 0)
+    def _log_line(self, line: str) -> None:
+        self._append_log(line)
+        if self.is_running() and not self._progressed and not self.cancelled and line.strip():
+            # until the first step, what the trainer is doing (reading images, building the model) is the news
+            self._status(f"Starting the trainer… {line.strip()[:120]}")
+
+    def _progress(self, e: ProgressEvent) -> None:
+        self._progressed = True
+        stage, step, steps = e.stage, e.step, e.steps or 0
         number = f" ({STAGES.index(stage) + 1} of {len(STAGES)})" if stage in STAGES else ""
         if steps > 0:
-            self.stage_label.setText(f"Training the {stage}{number}: step {step:,} of {steps:,}")
+            self._status(f"Training the {stage}{number}: step {step:,} of {steps:,}")
             self.progress.setRange(0, steps)
             self.progress.setValue(min(step, steps))
         else:  # a time budget (what this dialog asks for): the bar follows time, eta_s is the stage's rest
-            self.stage_label.setText(f"Training the {stage}{number}: step {step:,}")
-            elapsed = time.monotonic() - self._stage_started.setdefault(stage, time.monotonic())
-            eta = e.get("eta_s") if isinstance(e.get("eta_s"), (int, float)) else 0.0
+            self._status(f"Training the {stage}{number}: step {step:,}")
+            if e.elapsed_s is not None:
+                elapsed = e.elapsed_s
+            else:  # an older trainer: time since this stage's first line
+                elapsed = time.monotonic() - self._stage_started.setdefault(stage, time.monotonic())
+            eta = e.eta_s or 0.0
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(1000 * elapsed / max(elapsed + eta, 1e-9)))
         parts = []
-        if isinstance(e.get("loss"), (int, float)):
-            parts.append(f"loss {e['loss']:.4f}")
-        if isinstance(e.get("eta_s"), (int, float)):
-            parts.append(f"about {format_eta(e['eta_s'])} left")
+        if e.loss is not None:
+            parts.append(f"loss {e.loss:.4f}")
+        if e.eta_s is not None:
+            parts.append(f"about {format_eta(e.eta_s)} left")
         self.loss_label.setText(" · ".join(parts))
 
     def _finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
@@ -269,24 +332,37 @@ class FineTuneDialog(QDialog):
             self.handle_line(self._buffer.decode("utf-8", "replace"))
             self._buffer = b""
         self._set_running(False)
-        model = self.new_model or (self.out_edit.text().strip() if self.cancelled else None)
+        self.progress.setRange(0, 1)  # never left animating: the run is over, however it ended
+        model = self.new_model
         if model and Path(model).is_file() and (exit_code == 0 or self.cancelled):
-            self.new_model = model
-            self.progress.setRange(0, 1)
+            # only a "done" event means the model file was written (a stop writes the run's state only)
             self.progress.setValue(1)
-            what = "Stopped; the model trained so far was saved" if self.cancelled else "Training finished"
-            self._status(f"{what}: {model}")
+            self._status(f"Training finished: {model}")
             self.load_button.setEnabled(True)
+            self._propose_next_name()
+        elif self.cancelled and self.checkpoint and Path(self.checkpoint).is_file():
+            self.progress.setValue(0)
+            self._status("Stopped. No model file was written yet; the run so far is saved, and Resume "
+                         f"continues it (checkpoint {self.checkpoint}).")
+            self.resume_button.setEnabled(True)
         elif self.cancelled:
+            self.progress.setValue(0)
             self._status("Stopped before anything was saved.")
         else:
+            self.progress.setValue(0)
+            self.new_model = None
             crashed = exit_status == QProcess.ExitStatus.CrashExit
-            self._status(f"Training failed ({'the trainer crashed' if crashed else f'exit code {exit_code}'}); "
-                         "see the log.", error=True)
+            how = "the trainer crashed" if crashed else f"exit code {exit_code}"
+            errors = [e.message for e in self.events if isinstance(e, ErrorEvent)]
+            reason = errors[-1] if errors else reason_from(self._stderr_tail)
+            self._status(f"Training failed: {reason} ({how})." if reason else f"Training failed ({how}); see the log.",
+                         error=True)
 
     def _process_error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart:
             self._set_running(False)
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
             self._status(f"Could not start the trainer ({self.command[0]}).", error=True)
 
     # ---- helpers -----------------------------------------------------------------------------------------
@@ -298,10 +374,28 @@ class FineTuneDialog(QDialog):
         self.stage_label.setText(text)
         self.stage_label.setStyleSheet("color:#b3261e;" if error else "")
 
+    def _fresh_name(self) -> Path:
+        return fresh_output(models_dir(), f"finetuned-{time.strftime('%Y%m%d-%H%M')}")
+
+    def _propose_next_name(self) -> None:
+        """After a model is written, the next run gets a name of its own (Start would otherwise ask)."""
+        out = Path(self.out_edit.text().strip()).expanduser()
+        if output_taken(out):
+            self.out_edit.setText(str(fresh_output(out.parent, f"finetuned-{time.strftime('%Y%m%d-%H%M')}")))
+
+    def _ask_replace(self, out: Path) -> bool:
+        what = "A model" if out.exists() else "A stopped training run"
+        answer = QMessageBox.question(self, "Replace?", f"{what} named {out.name} already exists. Replace it?",
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
     def _set_running(self, running: bool) -> None:
         self.running_changed.emit(running)
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
+        if running:
+            self.resume_button.setEnabled(False)
         for w in (self.dataset_edit, self.dataset_browse, self.budget, self.init_check, self.out_edit,
                   self.out_browse):
             w.setEnabled(not running)
@@ -324,7 +418,7 @@ class FineTuneDialog(QDialog):
             self.close()
 
     def closeEvent(self, event) -> None:
-        # closing while training stops the trainer (it saves first) rather than orphaning it
+        # closing while training stops the trainer (it saves the run first) rather than orphaning it
         if self.is_running():
             self.cancel()
         super().closeEvent(event)
