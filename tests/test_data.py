@@ -256,17 +256,18 @@ def test_unreadable_permission_real(tmp_path):
 
 
 def test_unreadable_permission_simulated(tmp_path, monkeypatch):
-    """We run as root, where chmod 000 does not stop reads: make open() refuse the file instead."""
+    """We run as root, where chmod 000 does not stop reads: make os.open() (what data.py reads files
+    with) refuse the file instead."""
     save(tmp_path / "locked.png", picture(71))
     save(tmp_path / "fine.png", picture(72))
-    real_open = open
+    real_open = os.open
 
     def fake_open(file, *a, **kw):
         if str(file).endswith("locked.png"):
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, *a, **kw)
 
-    monkeypatch.setattr("builtins.open", fake_open)
+    monkeypatch.setattr(os, "open", fake_open)
     scan = scan_folder(tmp_path)
     assert skipped(scan, tmp_path) == {"locked.png": "unreadable (permission denied)"}
     assert list(rel(scan, tmp_path)) == ["fine.png"]

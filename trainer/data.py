@@ -7,6 +7,9 @@ Layouts, detected in this order:
 3. images without captions: a caption from the class folder name ("engraving/" -> "An engraving."),
    or image-only training when no folder name means anything.
 Every bad file is skipped and listed with its reason; scanning never raises for a file's content.
+Nothing outside the dataset folder is read (symlinks and metadata paths that lead out are listed), only
+regular files are opened (a FIFO or /dev/zero named like an image would hang or never end), every read is
+bounded, and pictures of extreme shape are refused before they are decoded.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import json
 import logging
 import os
 import re
+import stat
 import struct
 import warnings
 from collections import Counter
@@ -37,6 +41,15 @@ IMAGE_EXTS = frozenset(".png .jpg .jpeg .jpe .jfif .bmp .gif .tif .tiff .webp .p
 CAPTION_EXTS = (".txt", ".caption")  # sidecar caption files, in order of preference
 METADATA_FILES = ("metadata.jsonl", "metadata.csv")
 MAX_PIXELS = 80_000_000  # larger images are treated as decompression bombs (Pillow's own limit is ~89 Mpx)
+# a tone image is the picture padded to a square: past this ratio it is a thin line on white paper, and the
+# square it is padded to is what runs out of memory (1,000,000 x 79 px asks for 3.6 TiB)
+MAX_ASPECT = 10
+# pictures are reduced (box filter, as the tone image's own averaging) to at most this many pixels a side
+# before conversion, so a 20000 x 3950 scan costs what a 4096 px one does
+MAX_DECODE_SIDE = 4096
+MAX_IMAGE_BYTES = 256 << 20  # reads are bounded: a file is refused rather than read past these sizes
+MAX_CAPTION_BYTES = 64 << 10
+MAX_METADATA_BYTES = 64 << 20
 VAL_FRACTION = 20  # 1 in 20 (~5%) goes to validation
 TONE_CACHE_VERSION = 1
 
@@ -100,16 +113,29 @@ def _reason_kind(reason: str) -> str:
 # --- file walking ---------------------------------------------------------------------------
 
 
+def _outside(path: Path, real_root: str) -> str | None:
+    """The skip reason when `path` (a symlink, `..` or an absolute path) resolves outside the folder."""
+    real = os.path.realpath(path)
+    if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):
+        return None
+    return f"outside the dataset folder (leads to {real})"
+
+
 def _walk(root: Path, skipped: list[tuple[str, str]]) -> list[Path]:
-    """All files under root (following directory symlinks once), sorted; loops and dangling links listed."""
+    """All files under root (following directory symlinks once), sorted; loops, dangling links and
+    folders that lead outside root listed."""
     out: list[Path] = []
     seen_dirs: set[tuple[int, int]] = set()
+    real_root = os.path.realpath(root)
 
     def visit(d: Path, chain: frozenset[tuple[int, int]]) -> None:
         try:
             st = d.stat()
         except OSError as e:
             skipped.append((str(d), _os_reason(e)))
+            return
+        if chain and (why := _outside(d, real_root)):
+            skipped.append((str(d), why))
             return
         ident = (st.st_dev, st.st_ino)
         if ident in chain:
@@ -155,21 +181,54 @@ def _os_reason(e: OSError) -> str:
 # --- image checks ---------------------------------------------------------------------------
 
 
-def _read_bytes(path: Path) -> bytes:
-    """File bytes, or ImageLoadError with the reason a user can act on."""
+_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _check_regular(mode: int, what: str) -> None:
+    if stat.S_ISDIR(mode):
+        raise ImageLoadError(f"a directory named like {what}")
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _SPECIAL if test(mode)), "a special file")
+        raise ImageLoadError(f"not a regular file ({kind})")
+
+
+def read_regular(path: Path, limit: int, what: str = "an image") -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; ImageLoadError with the reason otherwise.
+
+    Pipes, devices and sockets are refused before they are opened (reading a FIFO blocks until a writer
+    comes, /dev/zero never ends); O_NONBLOCK and fstat close the gap if the file is swapped meanwhile."""
     try:
-        if path.is_dir():
-            raise ImageLoadError("a directory named like an image")
-        with open(path, "rb") as f:
-            return f.read()
+        _check_regular(os.stat(path).st_mode, what)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            _check_regular(st.st_mode, what)
+            # read(n) allocates n bytes up front: ask for the size stat gives, then for any growth since
+            data = f.read(st.st_size + 1) if st.st_size <= limit else b""
+            if len(data) > st.st_size:
+                data += f.read(limit + 1 - len(data))
+            if st.st_size > limit or len(data) > limit:
+                raise ImageLoadError(f"file too large (over {_size(limit)})")
+            return data
     except ImageLoadError:
         raise
     except OSError as e:
         raise ImageLoadError(_os_reason(e)) from e
 
 
+def _size(n: int) -> str:
+    return f"{n >> 20} MB" if n % (1 << 20) == 0 else f"{n >> 10} KB" if n % 1024 == 0 else f"{n:,} bytes"
+
+
+def _read_bytes(path: Path) -> bytes:
+    """Image file bytes, or ImageLoadError with the reason a user can act on."""
+    return read_regular(path, MAX_IMAGE_BYTES)
+
+
 def _open_checked(data: bytes) -> Image.Image:
-    """A fully decoded image from bytes; ImageLoadError for empty, non-image, truncated or bomb files."""
+    """A fully decoded image from bytes; ImageLoadError for empty, non-image, truncated, bomb files and
+    extreme shapes (refused from the header, before anything is decoded)."""
     if not data:
         raise ImageLoadError("empty file (0 bytes)")
     with warnings.catch_warnings():
@@ -179,8 +238,13 @@ def _open_checked(data: bytes) -> Image.Image:
                 w, h = im.size
                 if w * h > MAX_PIXELS:
                     raise ImageLoadError(f"decompression bomb ({w}x{h} px is over the {MAX_PIXELS:,} px limit)")
+                if max(w, h) > MAX_ASPECT * max(min(w, h), 1):
+                    raise ImageLoadError(f"extreme shape ({w}x{h} px: one side is over {MAX_ASPECT} times "
+                                         "the other)")
                 im.verify()  # structure and checksums, without decoding
             im = Image.open(io.BytesIO(data))
+            # JPEG decodes at 1/2, 1/4 or 1/8 scale for free; other formats are reduced after decoding
+            im.draft(None, (MAX_DECODE_SIDE, MAX_DECODE_SIDE))
             im.load()  # decodes: catches truncated data that verify() lets through
             return im
         except ImageLoadError:
@@ -202,25 +266,36 @@ def check_image(path: Path) -> str:
     return hashlib.sha1(data).hexdigest()
 
 
-def load_image_gray(path) -> np.ndarray:
+def load_image_gray(path, max_side: int | None = MAX_DECODE_SIDE) -> np.ndarray:
     """float32 H x W in [0, 1], 1 = white: EXIF rotation applied, transparency composited on white,
-    CMYK / palette / LA / RGBA / 16-bit / float images converted. Raises ImageLoadError for bad files."""
+    CMYK / palette / LA / RGBA / 16-bit / float images converted, and pictures larger than `max_side`
+    reduced by a whole factor (box filter). Raises ImageLoadError for bad files."""
     path = Path(path)
     try:
         im = _open_checked(_read_bytes(path))
     except ImageLoadError as e:
         raise ImageLoadError(f"{path}: {e}") from None
     try:
-        return _to_gray(im)
+        return _to_gray(im, max_side)
     except Exception as e:  # an exotic mode Pillow opens but cannot convert
         raise ImageLoadError(f"{path}: cannot convert {im.mode} image ({e})") from e
 
 
-def _to_gray(im: Image.Image) -> np.ndarray:
+def _reduced(im: Image.Image, max_side: int | None) -> Image.Image:
+    side = max(im.size)
+    if not max_side or side <= max_side:
+        return im
+    return im.reduce(-(-side // max_side))  # ceil: the result fits within max_side
+
+
+def _to_gray(im: Image.Image, max_side: int | None = MAX_DECODE_SIDE) -> np.ndarray:
     with contextlib.suppress(Exception):  # a broken EXIF block must not lose the picture
         im = ImageOps.exif_transpose(im)
     mode = im.mode
     if mode.startswith("I;16") or mode in ("I", "F"):
+        if max_side and max(im.size) > max_side and mode.startswith("I;16"):
+            im = im.convert("I")  # Pillow cannot reduce 16-bit modes
+        im = _reduced(im, max_side)
         a = np.asarray(im, dtype=np.float32)
         if mode == "F":
             top = 1.0 if a.size and float(np.nanmax(a)) <= 1.0 else (255.0 if float(np.nanmax(a)) <= 255 else 65535.0)
@@ -231,6 +306,7 @@ def _to_gray(im: Image.Image) -> np.ndarray:
         im = im.convert("RGB")
     elif mode not in ("RGBA", "LA", "RGB", "L"):
         im = im.convert("RGBA")  # palette (with tRNS), 1-bit, PA, YCbCr, LAB, HSV ...
+    im = _reduced(im, max_side)
     if im.mode in ("RGBA", "LA"):
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -264,11 +340,12 @@ def _clean_caption(text: str) -> str:
 
 
 def read_caption_file(path: Path) -> str:
-    """The caption in a sidecar file; ImageLoadError for unreadable, non-UTF-8 or empty captions."""
+    """The caption in a sidecar file; ImageLoadError for unreadable, special, huge, non-UTF-8 or empty
+    captions."""
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ImageLoadError(f"caption {path.name}: {_os_reason(e)}") from e
+        data = read_regular(path, MAX_CAPTION_BYTES, "a caption")
+    except ImageLoadError as e:
+        raise ImageLoadError(f"caption {path.name}: {e}") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -317,37 +394,50 @@ def _caption_from_folders(path: Path, root: Path) -> str | None:
 # --- metadata files -------------------------------------------------------------------------
 
 
-def _metadata_rows(meta: Path, skipped: list[tuple[str, str]]) -> list[tuple[str, object]]:
-    """(file_name, caption field) rows of a metadata.jsonl / .csv; bad rows are listed in skipped."""
-    rows: list[tuple[str, object]] = []
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that surrogateescape kept from a non-UTF-8 text
+
+
+def _metadata_rows(meta: Path, skipped: list[tuple[str, str]]) -> list[tuple[str, str, object]]:
+    """(where, file_name, caption field) rows of a metadata.jsonl / .csv, `where` being "file:line";
+    bad rows are listed in skipped. Each line is decoded on its own: one non-UTF-8 byte costs its row,
+    not the file."""
+    rows: list[tuple[str, str, object]] = []
     try:
-        raw = meta.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        skipped.append((str(meta), "metadata file is not UTF-8"))
+        raw = read_regular(meta, MAX_METADATA_BYTES, "a metadata file")
+    except ImageLoadError as e:
+        skipped.append((str(meta), f"metadata file unusable: {e}"))
         return rows
-    except OSError as e:
-        skipped.append((str(meta), _os_reason(e)))
-        return rows
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
     records: list[tuple[int, dict | None]] = []
     if meta.suffix == ".jsonl":
         for n, line in enumerate(raw.splitlines(), 1):
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
+                obj = json.loads(line.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                skipped.append((f"{meta}:{n}", f"metadata line is not UTF-8 (byte {e.start + 1})"))
+                continue
+            except (json.JSONDecodeError, RecursionError):
                 skipped.append((f"{meta}:{n}", "invalid JSON line in metadata"))
                 continue
             records.append((n, obj if isinstance(obj, dict) else None))
     else:
-        reader = csv.DictReader(io.StringIO(raw))
-        records = [(n, r) for n, r in enumerate(reader, 2)]
+        reader = csv.DictReader(io.StringIO(raw.decode("utf-8", "surrogateescape")))
+        try:
+            for n, r in enumerate(reader, 2):
+                if any(isinstance(v, str) and _NOT_UTF8.search(v) for v in (*r.keys(), *r.values())):
+                    skipped.append((f"{meta}:{n}", "metadata row is not UTF-8"))
+                    continue
+                records.append((n, r))
+        except csv.Error as e:
+            skipped.append((f"{meta}:{reader.line_num}", f"invalid CSV in metadata ({e}); rows after it unread"))
     for n, rec in records:
         if not rec or not isinstance(rec.get("file_name"), str) or not rec["file_name"].strip():
             skipped.append((f"{meta}:{n}", "metadata row has no file_name"))
             continue
         text = rec.get("text", rec.get("caption"))
-        rows.append((rec["file_name"].strip(), text))
+        rows.append((f"{meta}:{n}", rec["file_name"].strip(), text))
     return rows
 
 
@@ -362,9 +452,18 @@ def scan_folder(folder, caption_from_folders: bool = True) -> FolderScan:
     """Detect the folder's layout, read captions, check every image; never raises for a bad file."""
     root = Path(os.path.normpath(Path(folder).expanduser()))
     if not root.is_dir():
-        raise NotADirectoryError(f"{root} is not a folder")
+        raise NotADirectoryError(f"dataset folder {root} does not exist" if not root.exists()
+                                 else f"{root} is a file, not a dataset folder")
     skipped: list[tuple[str, str]] = []
-    files = _walk(root, skipped)
+    real_root = os.path.realpath(root)
+    files = []
+    for p in _walk(root, skipped):
+        why = _outside(p, real_root)  # a symlinked image, caption or metadata file that leads out
+        if not why:
+            files.append(p)
+        elif p.suffix.lower() in IMAGE_EXTS or p.name in METADATA_FILES:
+            skipped.append((str(p), why))
+        # a caption that leads out is never read: its image is listed with the reason below
     images = [p for p in files if p.suffix.lower() in IMAGE_EXTS]
     by_path = {p: i for i, p in enumerate(images)}
 
@@ -374,13 +473,20 @@ def scan_folder(folder, caption_from_folders: bool = True) -> FolderScan:
     if metas:
         jsonl = [m for m in metas if m.name == "metadata.jsonl"]
         layout = "metadata.jsonl" if jsonl else "metadata.csv"
-        listed: set[Path] = set()
+        listed: dict[Path, str] = {}  # image -> the row that listed it first
         for meta in sorted(jsonl or metas):
-            for name, text in _metadata_rows(meta, skipped):
+            for where, name, text in _metadata_rows(meta, skipped):
                 p = Path(os.path.normpath(meta.parent / name))
                 if p in listed:
+                    first = listed[p]
+                    skipped.append((where, f"duplicate row ({os.path.relpath(p, root)} is listed first at "
+                                           f"{os.path.relpath(first, root)})"))
                     continue
-                listed.add(p)
+                why = _outside(p, real_root)  # "../../x.png", "/home/x.png", or a link that leads out
+                if why:
+                    skipped.append((where, f"{why[:-1]}; listed as {name})"))
+                    continue
+                listed[p] = where
                 if not (p.exists() or p.is_symlink()):
                     skipped.append((str(p), f"missing file (listed in {meta.name})"))
                     continue
@@ -397,7 +503,7 @@ def scan_folder(folder, caption_from_folders: bool = True) -> FolderScan:
         for p in images:
             for ext in CAPTION_EXTS:
                 c = p.with_suffix(ext)
-                if c.is_file() or c.is_symlink():
+                if os.path.lexists(c) and not c.is_dir():  # a FIFO or device caption is listed, not ignored
                     sidecars[p] = c
                     break
         kohya = any(_KOHYA.match(part) for p in images for part in p.parent.relative_to(root).parts)
@@ -405,6 +511,10 @@ def scan_folder(folder, caption_from_folders: bool = True) -> FolderScan:
             layout, caption_mode = "sidecar", "captions"
             for p in images:
                 if p in sidecars:
+                    why = _outside(sidecars[p], real_root)
+                    if why:
+                        entries.append((p, None, f"caption {sidecars[p].name}: {why}"))
+                        continue
                     try:
                         entries.append((p, read_caption_file(sidecars[p]), None))
                     except ImageLoadError as e:
@@ -424,6 +534,8 @@ def scan_folder(folder, caption_from_folders: bool = True) -> FolderScan:
     def check(p: Path) -> str | ImageLoadError:
         if p.suffix.lower() not in IMAGE_EXTS:
             return ImageLoadError("not an image file name")
+        if why := _outside(p, real_root):
+            return ImageLoadError(why)
         try:
             return check_image(p)
         except ImageLoadError as e:
