@@ -57,10 +57,33 @@ def test_newer_requests_supersede_queued_ones(qtbot, bridge, tiny_engine):
     for i in range(200):
         bridge.request_preview(8, Settings(temperature=i / 100, size=256))
     idle(qtbot, bridge)
-    # only the newest request reaches the screen; stale ones were dropped before or after running
-    assert [p.settings.temperature for p in shown] == [1.99]
-    assert shown[0].caption == tiny_engine.generate([8], Settings(temperature=1.99, size=256))[0].caption
+    # queued requests that a newer one overtook never ran; the one already running when they came is shown
+    # (the nearest picture there is while the newest renders), then the newest, never an older after a newer
+    temps = [p.settings.temperature for p in shown]
+    assert temps[-1] == 1.99 and len(temps) <= 2 and temps == sorted(temps)
+    assert shown[-1].caption == tiny_engine.generate([8], Settings(temperature=1.99, size=256))[0].caption
     assert bridge.calls["preview"] - before <= 3
+
+
+def test_a_preview_overtaken_while_rendering_is_shown_and_a_gallery_batch_is_not(qtbot, bridge):
+    previews, batches = [], []
+    bridge.preview_ready.connect(previews.append)
+    bridge.gallery_batch.connect(lambda _id, pics: batches.append(pics))
+    idle(qtbot, bridge)
+    big = Settings(size=2048)  # slow enough to be overtaken while it renders
+    for i in range(1, 5):  # a drag: each request comes while the previous one renders
+        bridge.request_preview(8, Settings(variety=i / 4, size=big.size))
+        qtbot.waitUntil(lambda: not bridge._pending, timeout=WAIT_MS)  # the worker has taken it
+    idle(qtbot, bridge)
+    # every position it rendered is shown in order, ending with the last
+    assert [p.settings.variety for p in previews] == [0.25, 0.5, 0.75, 1.0]
+    bridge.request_gallery(range(0, 8), SMALL, 96)
+    bridge.request_gallery(range(100, 104), SMALL, 96)
+    idle(qtbot, bridge)
+    assert all(p.seed >= 100 for pics in batches for p in pics), "a superseded page delivered thumbnails"
+    bridge.cancel(bridge.request_gallery(range(200, 204), SMALL, 96))
+    idle(qtbot, bridge)
+    assert all(p.seed < 200 for pics in batches for p in pics), "a cancelled page delivered thumbnails"
 
 
 def test_the_preview_cuts_in_while_a_gallery_page_fills(qtbot, bridge):

@@ -3,7 +3,10 @@
 Widgets ask for work with `request_*` methods, which return a request id at once. Each request belongs
 to a channel ("preview", "gallery", …). On a coalescing channel a newer request replaces the queued one
 and a running one stops at its next step, so dragging a slider renders the latest position rather
-than every position, and a stale result never reaches the screen. Jobs are generators: the worker runs
+than every position. On a following channel (the preview, the live interpolation frame) a picture that
+finished while a newer request waited is still shown: it is the nearest there is, so the preview follows
+a drag at the seed-to-picture latency; it carries the settings that made it. Elsewhere a stale result
+never reaches the screen. Jobs are generators: the worker runs
 one step (one engine call) at a time and always picks the most urgent channel next, so the preview
 stays live while a gallery page fills in batch by batch.
 
@@ -38,6 +41,7 @@ MODEL, PREVIEW, LIVE, STRIP, GALLERY, EXPORT = "model", "preview", "live", "stri
 # lower runs first: what the artist is looking at right now beats background filling and exports
 PRIORITY = {MODEL: 0, PREVIEW: 1, LIVE: 1, STRIP: 2, GALLERY: 3, EXPORT: 4}
 COALESCING = {MODEL, PREVIEW, LIVE, STRIP, GALLERY}  # exports are never replaced by a later export
+FOLLOWING = {PREVIEW, LIVE}  # one-picture channels whose superseded-but-finished pictures are still shown
 GALLERY_BATCH = 4  # small batches: thumbnails appear progressively and the preview can cut in between
 EXPORT_BATCH = 4
 THUMB_RENDER_SIZE = 256  # the renderer's smallest size; thumbnails are box-filtered down from it
@@ -107,6 +111,7 @@ class _Relay(QObject):
 @dataclass
 class _State:
     latest: dict[str, int] = field(default_factory=dict)  # channel -> newest request id
+    shown: dict[str, int] = field(default_factory=dict)  # following channel -> newest request id shown
     open_jobs: set[int] = field(default_factory=set)
 
 
@@ -312,10 +317,13 @@ class EngineBridge(QObject):
             event, payload = self._step(job)
             with self._cond:
                 if event == "data":
-                    superseded = job.slot in self._pending or job.id in self._cancelled
+                    cancelled = job.id in self._cancelled
+                    superseded = job.slot in self._pending or cancelled
                     if superseded:
                         self._close(job)
-                        event = "dropped"
+                        # a following channel's finished picture still goes out (a job's single step); the
+                        # newer request renders next
+                        event = "last" if job.channel in FOLLOWING and not cancelled else "dropped"
                     else:
                         self._pending[job.slot] = job  # unfinished: its next step competes again
             if event == "data" and isinstance(payload, _SwapEngine):
@@ -352,7 +360,11 @@ class EngineBridge(QObject):
         with self._cond:
             cancelled = job_id in self._cancelled
         stale = cancelled or (channel in COALESCING and self._state.latest.get(channel) != job_id)
-        if kind in ("done", "error", "dropped"):
+        if channel in FOLLOWING and kind in ("data", "last") and not cancelled:
+            stale = job_id < self._state.shown.get(channel, 0)  # never an older picture after a newer one
+            if not stale:
+                self._state.shown[channel] = job_id
+        if kind in ("done", "error", "dropped", "last"):
             self._finish_bookkeeping(job_id)
         if kind == "dropped" or stale:  # a newer request owns this channel: its result is what counts
             return

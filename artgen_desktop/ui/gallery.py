@@ -2,14 +2,19 @@
 
 The panel keeps the view in step with AppState (seed, page, selection) and asks the bridge for the
 thumbnails its model lacks. It never blocks: rows show placeholders until their batch arrives.
+
+Each request remembers the settings and model it renders, and its thumbnails are cached and shown under
+those only, so a request overtaken by a quick change (a slider released, then Reset style) can never
+fill the page with the wrong pictures. While a slider is being dragged the page waits for the release:
+the preview follows the drag, and a page of thumbnails per position would only slow it down.
 """
 
 from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QKeyEvent, QPainter, QPen
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QKeyEvent, QPainter, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -31,6 +36,7 @@ from .gallery_model import SEED_ROLE, GalleryModel
 from .state import PAGE_SIZES, AppState
 
 THUMB_PX = 192  # thumbnails are rendered this size and drawn at MIN_THUMB_PX..THUMB_PX to fill the row
+RELEASE_POLL_MS = 40  # while a drag holds the page back: how often to look whether the button is up
 MIN_THUMB_PX = 140
 CAPTION_LINES = 3
 
@@ -167,8 +173,11 @@ class GalleryPanel(QWidget):
         self.view.setModel(self.model)
         self._model_desc: ModelDescription | None = None
         self._request: int | None = None
+        self._request_key = ""  # the settings + model that self._request renders
         self._key = ""
         self._syncing = False
+        self._held = QTimer(self, interval=RELEASE_POLL_MS)  # runs while a drag holds back a settings change
+        self._held.timeout.connect(self._check_release)
 
         self.prev_button = QToolButton(text="◀", toolTip="Previous page (Page Up)", autoRaise=True)
         self.next_button = QToolButton(text="▶", toolTip="Next page (Page Down)", autoRaise=True)
@@ -196,14 +205,30 @@ class GalleryPanel(QWidget):
         self.view.selectionModel().selectionChanged.connect(self._on_view_selection)
         self.view.selectionModel().currentChanged.connect(self._on_view_current)
         state.page_changed.connect(lambda _: self.refresh())
-        state.settings_changed.connect(lambda _: self.refresh())
+        state.settings_changed.connect(lambda _: self._settings_changed())
         state.seed_changed.connect(self._select_seed)
         bridge.gallery_batch.connect(self._on_batch)
         bridge.model_loaded.connect(self._on_model)
 
     # ---- filling ---------------------------------------------------------------------------------------
 
+    def _settings_changed(self) -> None:
+        if QGuiApplication.mouseButtons() != Qt.MouseButton.NoButton:
+            # a slider (or a spin box arrow) is held: the page keeps its pictures, undimmed, until release
+            self._held.start()
+            return
+        self.refresh()
+
+    def _check_release(self) -> None:
+        if QGuiApplication.mouseButtons() == Qt.MouseButton.NoButton:
+            self._held.stop()
+            self.refresh()
+
+    def is_waiting_for_release(self) -> bool:
+        return self._held.isActive()
+
     def refresh(self) -> None:
+        self._held.stop()  # this shows the current settings: nothing is held back any more
         seeds = self.state.page_seeds
         first, last = seeds[0], seeds[-1]
         self.range_label.setText(f"Seeds {first:,} – {last:,}")
@@ -221,10 +246,17 @@ class GalleryPanel(QWidget):
             self._syncing = False
         if missing:
             self._request = self.bridge.request_gallery(missing, self.state.settings, THUMB_PX)
+            self._request_key = key
+        elif self._request is not None:
+            # all cached (e.g. Reset style back to settings shown before): a request still rendering the
+            # previous settings must not deliver into this page
+            self.bridge.cancel(self._request)
+            self._request = None
 
     def _on_batch(self, request_id: int, pictures: list) -> None:
         if request_id == self._request:
-            self.model.add_pictures(pictures, self._key)
+            # cached and shown under the settings the request was made with, whatever is current now
+            self.model.add_pictures(pictures, self._request_key)
 
     def _on_model(self, desc: ModelDescription) -> None:
         self._model_desc = desc

@@ -74,9 +74,6 @@ class GalleryModel(QAbstractListModel):
         if self.is_filled():
             self.page_filled.emit()
 
-    def clear_cache(self) -> None:
-        self._cache.clear()
-
     # ---- queries ---------------------------------------------------------------------------------------
 
     def is_filled(self) -> bool:

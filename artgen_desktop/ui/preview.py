@@ -1,15 +1,17 @@
 """The preview: the current seed large, its caption and seed, copy / save / favourite.
 
-It asks the bridge for a new picture whenever the seed or the settings change; the bridge coalesces
-the requests, so a dragged slider shows its latest position. The previous picture stays on screen,
-dimmed, until the new one arrives.
+It asks the bridge for a new picture whenever the seed or the settings change, also while a slider is
+dragged; the bridge drops requests a newer one has overtaken and shows each picture that finishes, so
+the preview follows the drag at the seed-to-picture latency. Each picture keeps the seed and settings
+that made it (what Save and Favourite use). The previous picture is dimmed only when a new one is slow
+to come, so a drag does not flicker.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -21,6 +23,8 @@ from .library import Entry, Library
 from .prefs import Preferences
 from .state import AppState
 from .userdata import default_export_dir
+
+DIM_AFTER_MS = 300  # a picture slower than this to replace is dimmed, so the artist sees one is on its way
 
 
 class PreviewPanel(QWidget):
@@ -34,6 +38,8 @@ class PreviewPanel(QWidget):
         self.picture: Picture | None = None
         self._model: ModelDescription | None = None
         self._request: int | None = None
+        self._dim_timer = QTimer(self, singleShot=True, interval=DIM_AFTER_MS)
+        self._dim_timer.timeout.connect(lambda: self.image_view.set_dimmed(True))
 
         self.image_view = ImageView("No model loaded yet")
         self.caption_label = QLabel(wordWrap=True)
@@ -91,22 +97,32 @@ class PreviewPanel(QWidget):
     def refresh(self) -> None:
         if self._model is None:
             return
-        self.image_view.set_dimmed(True)
+        if not self._dim_timer.isActive():  # not restarted per request: a drag dims only if pictures stop coming
+            self._dim_timer.start()
         self._request = self.bridge.request_preview(self.state.seed, self.state.settings)
 
     def _on_model(self, desc: ModelDescription) -> None:
         self._model = desc
         self.refresh()
 
+    def is_current(self, picture: Picture | None) -> bool:
+        """Made with the seed and settings the state holds now (not an in-between picture of a drag)."""
+        return picture is not None and picture.seed == self.state.seed and picture.settings == self.state.settings
+
     def _on_picture(self, picture: Picture) -> None:
         self.picture = picture
+        current = self.is_current(picture)
+        self._dim_timer.stop()
+        if not current:  # more is on its way: dim only if it is slow to come
+            self._dim_timer.start()
         self.image_view.set_image(picture.image)
         self.caption_label.setText(picture.caption)
         self.seed_label.setText(f"Seed {picture.seed}")
         self._fit_image()  # a longer caption may need another line
         self._set_enabled(True)
         self._update_favourite_button()
-        self.library.history.record(self._entry())
+        if current:  # history keeps where the artist stopped, not every position a drag passed
+            self.library.history.record(self._entry())
         self.picture_shown.emit(picture)
 
     def _set_enabled(self, on: bool) -> None:
