@@ -1,23 +1,31 @@
 """Favourites and history: seeds worth coming back to, kept between runs in the user data folder.
 
-An entry holds everything needed to show the seed again: seed, settings, caption, model name.
-History keeps one entry per seed (the latest settings), newest first; favourites keep one per
-seed+settings, so the same seed starred in two styles stays two favourites.
+An entry holds everything needed to show the seed again: seed, settings, caption, and the model that
+made it (name and hash: the same seed draws another picture under another model). History keeps one
+entry per seed and model (the latest settings), newest first; favourites keep one per seed+settings+model,
+so the same seed starred in two styles stays two favourites.
+
+Each entry can have a small thumbnail (THUMB_PX, PNG in thumbnails/), saved from the preview when the
+picture is shown; files no entry refers to any more are pruned.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QImage
 
 from artgen_desktop.engine import ArtGenError, Settings
 
 from .userdata import data_dir, read_json, write_json
 
 HISTORY_LIMIT = 200
+THUMB_PX = 64
 
 
 @dataclass(frozen=True)
@@ -25,21 +33,28 @@ class Entry:
     seed: int
     settings: dict
     caption: str = ""
-    model: str = ""
+    model: str = ""  # the model's name
     time: float = field(default_factory=time.time)
+    model_hash: str = ""  # "" in entries saved before models were recorded
 
     @classmethod
     def from_dict(cls, d: dict) -> Entry | None:
         try:
-            entry = cls(int(d["seed"]), dict(d["settings"]), str(d.get("caption", "")), str(d.get("model", "")),
-                        float(d.get("time", 0)))
+            seed = d["seed"]
+            if isinstance(seed, bool) or not isinstance(seed, int):
+                return None
+            entry = cls(seed, dict(d["settings"]), str(d.get("caption", "")), str(d.get("model", "")),
+                        float(d.get("time", 0)), str(d.get("model_hash", "")))
             Settings.from_dict(entry.settings)  # an entry we could not restore is not worth listing
             return entry
-        except (KeyError, TypeError, ValueError, ArtGenError):
+        except (KeyError, TypeError, ValueError, ArtGenError, RecursionError):
             return None
 
     def key(self) -> tuple:
-        return self.seed, tuple(sorted((k, str(v)) for k, v in self.settings.items()))
+        return self.seed, tuple(sorted((k, str(v)) for k, v in self.settings.items())), self.model_hash
+
+    def thumbnail_name(self) -> str:
+        return hashlib.sha1(json.dumps(self.key()).encode()).hexdigest()[:20] + ".png"
 
 
 class EntryList(QObject):
@@ -51,8 +66,17 @@ class EntryList(QObject):
         super().__init__(parent)
         self.path = path
         self.limit = limit
+        self.model: tuple[str, str] = ("", "")  # name, hash of the loaded model: stamped on new entries
         raw = read_json(path, [])
+        raw = raw if isinstance(raw, list) else []
         self._entries = [e for e in (Entry.from_dict(d) for d in raw if isinstance(d, dict)) if e][:limit]
+
+    def stamped(self, entry: Entry) -> Entry:
+        """The entry with the loaded model's name and hash, unless it already names its model's hash."""
+        name, digest = self.model
+        if entry.model_hash or not digest:
+            return entry
+        return replace(entry, model=entry.model or name, model_hash=digest)
 
     @property
     def entries(self) -> list[Entry]:
@@ -71,9 +95,11 @@ class EntryList(QObject):
 
 class History(EntryList):
     def record(self, entry: Entry) -> None:
-        if self._entries and self._entries[0].seed == entry.seed and self._entries[0].key() == entry.key():
-            return  # the same picture again (e.g. re-rendered at another size): nothing new to remember
-        self._entries = [entry] + [e for e in self._entries if e.seed != entry.seed]
+        entry = self.stamped(entry)
+        if self._entries and self._entries[0].key() == entry.key():
+            return  # the same picture again: nothing new to remember
+        same = (entry.seed, entry.model_hash)
+        self._entries = [entry] + [e for e in self._entries if (e.seed, e.model_hash) != same]
         if self.limit:
             del self._entries[self.limit:]
         self._save()
@@ -85,11 +111,13 @@ class History(EntryList):
 
 class Favourites(EntryList):
     def contains(self, seed: int, settings: dict) -> bool:
-        key = Entry(seed, settings).key()
+        """Under the loaded model."""
+        key = self.stamped(Entry(seed, settings)).key()
         return any(e.key() == key for e in self._entries)
 
     def toggle(self, entry: Entry) -> bool:
         """Adds the entry, or removes it if it is there; returns whether it is a favourite now."""
+        entry = self.stamped(entry)
         key = entry.key()
         kept = [e for e in self._entries if e.key() != key]
         added = len(kept) == len(self._entries)
@@ -103,8 +131,66 @@ class Favourites(EntryList):
 
 
 class Library(QObject):
+    thumbnail_added = Signal(str)  # the thumbnail's file name
+    model_changed = Signal()
+
     def __init__(self, folder: Path | None = None, parent: QObject | None = None):
         super().__init__(parent)
         folder = folder or data_dir()
         self.history = History(folder / "history.json", HISTORY_LIMIT, self)
         self.favourites = Favourites(folder / "favourites.json", None, self)
+        self.thumb_dir = folder / "thumbnails"
+        self._thumbs: dict[str, QImage] = {}
+        self._stored_this_run = 0
+        self.prune_thumbnails()
+
+    @property
+    def model_hash(self) -> str:
+        return self.history.model[1]
+
+    def set_model(self, name: str, digest: str) -> None:
+        """New entries record this model (the preview makes entries without knowing the hash)."""
+        self.history.model = self.favourites.model = (name, digest)
+        self.model_changed.emit()
+
+    # ---- thumbnails ------------------------------------------------------------------------------------
+
+    def store_thumbnail(self, entry: Entry, image: QImage) -> None:
+        """Keeps a THUMB_PX copy of the entry's picture, if it has none yet."""
+        name = self.history.stamped(entry).thumbnail_name()
+        path = self.thumb_dir / name
+        if name in self._thumbs or path.exists() or image.isNull():
+            return
+        small = image.scaled(THUMB_PX, THUMB_PX, Qt.AspectRatioMode.KeepAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
+        try:
+            self.thumb_dir.mkdir(parents=True, exist_ok=True)
+            if not small.save(str(path), "PNG"):
+                return
+        except OSError:
+            return  # a thumbnail is a convenience: a full disk must not interrupt work
+        self._thumbs[name] = small
+        self._stored_this_run += 1
+        if self._stored_this_run % 100 == 0:  # slider drags leave pictures no entry keeps
+            self.prune_thumbnails()
+        self.thumbnail_added.emit(name)
+
+    def thumbnail(self, entry: Entry) -> QImage | None:
+        name = entry.thumbnail_name()
+        if name not in self._thumbs:
+            path = self.thumb_dir / name
+            image = QImage(str(path)) if path.is_file() else QImage()
+            if image.isNull():
+                return None
+            self._thumbs[name] = image
+        return self._thumbs[name]
+
+    def prune_thumbnails(self) -> None:
+        keep = {e.thumbnail_name() for e in self.history.entries + self.favourites.entries}
+        try:
+            for path in list(self.thumb_dir.glob("*.png")):
+                if path.name not in keep:
+                    self._thumbs.pop(path.name, None)
+                    path.unlink(missing_ok=True)
+        except OSError:
+            pass  # a read-only library keeps its old thumbnails
