@@ -29,9 +29,25 @@ def models_dir() -> Path:
 
 
 def default_export_dir() -> Path:
+    """Where file dialogs start the first time: an existing folder (a dialog shown a missing one says
+    "Directory not found"). ~/Pictures/ArtGen once it exists, else ~/Pictures, else home; nothing is
+    created until the artist picks a folder."""
     if os.environ.get("ARTGEN_DATA_DIR"):  # keep tests and portable installs self-contained
-        return data_dir() / "exports"
-    return Path(user_pictures_dir()) / "ArtGen"
+        return existing_folder(data_dir() / "exports")
+    return existing_folder(Path(user_pictures_dir()) / "ArtGen")
+
+
+def existing_folder(path: str | Path | None) -> Path:
+    """`path` if it is a folder, else its nearest existing parent folder, else home."""
+    if path:
+        p = Path(path).expanduser()
+        for candidate in (p, *p.parents):
+            try:
+                if candidate.is_dir() and candidate != Path(candidate.anchor):
+                    return candidate
+            except OSError:
+                continue
+    return Path.home()
 
 
 def read_json(path: Path, default):
