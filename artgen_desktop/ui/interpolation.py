@@ -1,11 +1,17 @@
 """Interpolation: slide between seed A and seed B, see the live picture and caption, make a filmstrip,
-export its frames and an animated GIF or WebP."""
+export its frames and an animated GIF or WebP.
+
+Every frame records what remakes it: seed A (`seed`), `seed_b` and `t`, the position between them with
+the easing already applied (artgen_desktop/engine/engine.py, Result.metadata). A restored frame comes
+back here, at exactly that t.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -25,17 +31,28 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider
 
-from artgen_desktop.engine import EASINGS
+from artgen_desktop.engine import EASINGS, ArtGenError, check_seed
 
 from .bridge import EngineBridge, ModelDescription, Picture
 from .export_progress import ExportProgress
 from .image_view import ImageView
 from .prefs import Preferences
+from .preview import DIM_AFTER_MS
 from .seed_box import SeedBox
 from .state import AppState
 from .userdata import default_export_dir
 
 FRAME_ICON_PX = 96
+
+
+def frame_from_metadata(meta: dict) -> tuple[int, float] | None:
+    """(seed B, t) when a picture's metadata is an interpolation frame's, None for a seed's own picture."""
+    if meta.get("seed_b") is None:
+        return None
+    t = meta.get("t")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or not 0 <= t <= 1:
+        raise ArtGenError(f"its interpolation position t must be a number from 0 to 1, not {t!r}")
+    return check_seed(meta["seed_b"]), float(t)
 
 
 class InterpolationPanel(QWidget):
@@ -50,6 +67,7 @@ class InterpolationPanel(QWidget):
         self._model: ModelDescription | None = None
         self._strip_request: int | None = None
         self._strip_key: tuple = ()  # (seed A, seed B, easing) the filmstrip was made with
+        self._exact_t: float | None = None  # a restored frame's t, which the 2-decimal slider cannot hold
         self.export: ExportProgress | None = None
 
         self.seed_a, self.seed_b = SeedBox(), SeedBox()
@@ -69,6 +87,8 @@ class InterpolationPanel(QWidget):
         seeds.setColumnStretch(1, 1)
 
         self.image_view = ImageView("Pick two seeds and move the slider")
+        self._dim_timer = QTimer(self, singleShot=True, interval=DIM_AFTER_MS)  # as the preview: no flicker
+        self._dim_timer.timeout.connect(lambda: self.image_view.set_dimmed(True))
         self.caption_label = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignHCenter)
         self.caption_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.position = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
@@ -121,7 +141,7 @@ class InterpolationPanel(QWidget):
         self.swap_button.clicked.connect(self.swap)
         self.seed_a.valueChanged.connect(self._inputs_changed)
         self.seed_b.valueChanged.connect(self._inputs_changed)
-        self.position.valueChanged.connect(lambda _: self.refresh_live())
+        self.position.valueChanged.connect(self._position_moved)
         self.frame_count.valueChanged.connect(lambda _: self.refresh_strip())
         self.easing.currentIndexChanged.connect(lambda _: self.refresh_strip())
         self.export_button.clicked.connect(lambda: self.export_frames())
@@ -140,6 +160,26 @@ class InterpolationPanel(QWidget):
             self.seed_a.setValue(a)
         if b is not None:
             self.seed_b.setValue(b)
+
+    def show_frame(self, seed_a: int, seed_b: int, t: float) -> None:
+        """Shows the frame at exactly `t` between the seeds (a restored picture); the slider shows t rounded."""
+        for box, seed in ((self.seed_a, seed_a), (self.seed_b, seed_b)):
+            box.blockSignals(True)
+            box.setValue(seed)
+            box.blockSignals(False)
+        self.position.blockSignals(True)
+        self.position.setValue(t)
+        self.position.blockSignals(False)
+        self._exact_t = t
+        self.strip_status.setText(f"Frame between seeds {seed_a} and {seed_b} at t = {t:.3f}, from a picture.")
+        self._inputs_changed()
+
+    def position_value(self) -> float:
+        return self._exact_t if self._exact_t is not None else self.position.value()
+
+    def _position_moved(self, _value: float) -> None:
+        self._exact_t = None
+        self.refresh_live()
 
     def swap(self) -> None:
         a, b = self.seed_a.value(), self.seed_b.value()
@@ -182,8 +222,9 @@ class InterpolationPanel(QWidget):
     def refresh_live(self) -> None:
         if self._model is None or not self.isVisible():
             return  # hidden: no point rendering a picture nobody sees while sliders are dragged elsewhere
-        self.image_view.set_dimmed(True)
-        self.bridge.request_live(self.seed_a.value(), self.seed_b.value(), self.position.value(),
+        if not self._dim_timer.isActive():
+            self._dim_timer.start()
+        self.bridge.request_live(self.seed_a.value(), self.seed_b.value(), self.position_value(),
                                  self.state.settings)
 
     def refresh_strip(self) -> None:
@@ -204,6 +245,7 @@ class InterpolationPanel(QWidget):
 
     def _on_live(self, picture: Picture) -> None:
         self.live = picture
+        self._dim_timer.stop()
         self.image_view.set_image(picture.image)
         self.caption_label.setText(picture.caption)
 
