@@ -73,10 +73,10 @@ def test_pickle_checkpoint_is_refused_without_unpickling(tmp_path):
 def test_not_safetensors(tmp_path):
     path = tmp_path / "notes.safetensors"
     path.write_text("hello, this is a text file and not a model at all")
-    assert "not a safetensors file" in _error(path)
+    assert _error(path) == "not an ArtGen model file, or damaged (it does not start like a .safetensors model)"
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(struct.pack("<Q", 10) + b"\xff" * 10 + b"\x00" * 10)
-    assert "not a safetensors file" in _error(junk)
+    assert _error(junk) == "not an ArtGen model file, or damaged (its header is unreadable)"
 
 
 def test_safetensors_without_artgen_metadata(tmp_path):
@@ -108,7 +108,7 @@ def test_damaged_metadata_and_other_version(tmp_path, tiny_model_path):
     tensors = {k: v for k, v in model.state_dict().items() if k != "captioner.head.weight"}
     meta = {"format": "artgen-desktop", "format_version": "1", "config": "{not json", "vocab": "[]"}
     save_file(tensors, str(tmp_path / "meta.safetensors"), metadata=meta)
-    assert "damaged model metadata" in _error(tmp_path / "meta.safetensors")
+    assert _error(tmp_path / "meta.safetensors") == "not an ArtGen model file, or damaged (its config is unreadable)"
     save_file(tensors, str(tmp_path / "v9.safetensors"), metadata={**meta, "format_version": "9"})
     assert "version" in _error(tmp_path / "v9.safetensors")
 
