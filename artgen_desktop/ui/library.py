@@ -6,7 +6,7 @@ entry per seed and model (the latest settings), newest first; favourites keep on
 so the same seed starred in two styles stays two favourites.
 
 Each entry can have a small thumbnail (THUMB_PX, PNG in thumbnails/), saved from the preview when the
-picture is shown; files no entry refers to any more are pruned.
+picture is shown; files no entry refers to any more are pruned at start.
 """
 
 from __future__ import annotations
@@ -141,7 +141,6 @@ class Library(QObject):
         self.favourites = Favourites(folder / "favourites.json", None, self)
         self.thumb_dir = folder / "thumbnails"
         self._thumbs: dict[str, QImage] = {}
-        self._stored_this_run = 0
         self.prune_thumbnails()
 
     @property
@@ -156,10 +155,15 @@ class Library(QObject):
     # ---- thumbnails ------------------------------------------------------------------------------------
 
     def store_thumbnail(self, entry: Entry, image: QImage) -> None:
-        """Keeps a THUMB_PX copy of the entry's picture, if it has none yet."""
+        """Keeps a THUMB_PX copy of the entry's picture, if it is listed and has none yet (the pictures a
+        slider drag passes through are not kept)."""
         name = self.history.stamped(entry).thumbnail_name()
         path = self.thumb_dir / name
-        if name in self._thumbs or path.exists() or image.isNull():
+        if name in self._thumbs or image.isNull():
+            return
+        if name not in {e.thumbnail_name() for e in self.history.entries + self.favourites.entries}:
+            return
+        if path.exists():
             return
         small = image.scaled(THUMB_PX, THUMB_PX, Qt.AspectRatioMode.KeepAspectRatio,
                              Qt.TransformationMode.SmoothTransformation)
@@ -170,9 +174,6 @@ class Library(QObject):
         except OSError:
             return  # a thumbnail is a convenience: a full disk must not interrupt work
         self._thumbs[name] = small
-        self._stored_this_run += 1
-        if self._stored_this_run % 100 == 0:  # slider drags leave pictures no entry keeps
-            self.prune_thumbnails()
         self.thumbnail_added.emit(name)
 
     def thumbnail(self, entry: Entry) -> QImage | None:
