@@ -15,7 +15,7 @@ from artgen_desktop.engine import EngraveStyle, ExportWriter, Settings, read_png
 from artgen_desktop.ui.bridge import EngineBridge
 from artgen_desktop.ui.gallery import THUMB_PX
 from artgen_desktop.ui.library import Library
-from artgen_desktop.ui.main_window import MainWindow
+from artgen_desktop.ui.main_window import MainWindow, fit_to_screen
 from artgen_desktop.ui.prefs import Preferences
 from artgen_desktop.ui.state import AppState
 
@@ -174,7 +174,8 @@ def test_export_selected_writes_pngs_captions_and_metadata(qtbot, window, tmp_pa
     out = tmp_path / "export"
     window.export_selected(out)
     qtbot.waitUntil(lambda: window.export.done, timeout=WAIT_MS)
-    assert sorted(p.name for p in out.iterdir()) == [
+    # (hidden files aside: the export folder's lock file, engine/export.py)
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
         "metadata.jsonl", "seed-000001.png", "seed-000001.txt", "seed-000004.png", "seed-000004.txt",
         "seed-000005.png", "seed-000005.txt"]
     captions = {r.seed: r.caption for r in (window.gallery.model.picture(i) for i in (1, 4, 5))}
@@ -254,7 +255,11 @@ def test_a_bad_model_file_is_refused_and_the_current_model_stays(qtbot, window, 
         window.open_model(str(bad))
     text = window.message_bar.text()
     assert window.message_bar.level == "error" and "broken.safetensors" in text and "stays loaded" in text
+    assert "not an ArtGen model file, or it is damaged" in text
     assert window.model.name == "tiny"
+    # the status bar is back on the model in use, not "loading broken.safetensors…"
+    assert window.model_label.text() == f"Model: tiny ({window.model.hash})"
+    assert window.message_bar.timeout_ms == 0  # an error stays until dismissed
     window.controls.seed_box.setValue(9)  # still generating with the old model
     assert wait_preview(qtbot, window, 9).caption
 
@@ -339,3 +344,171 @@ def test_model_summary_and_big_seeds(qtbot, window):
     assert big in window.gallery.model.seeds()
     assert wait_preview(qtbot, window, big).seed == big
 
+
+
+def _artgen_png(path, meta_text: str):
+    """A PNG carrying `meta_text` as its ArtGen settings chunk, valid or not."""
+    from PIL import PngImagePlugin
+    info = PngImagePlugin.PngInfo()
+    info.add_text("artgen", meta_text)
+    Image.new("L", (8, 8), 255).save(path, pnginfo=info)
+    return path
+
+
+def test_every_restore_failure_is_a_message(qtbot, window, tmp_path):
+    good = Settings().to_dict()
+    bad_values = {
+        "seed-minus-one": {**good, "seed": -1}, "seed-2-63": {**good, "seed": 2**63},
+        "seed-true": {**good, "seed": True}, "seed-fraction": {**good, "seed": 1.9},
+        "style-null": {**good, "seed": 3, "style": None}, "style-list": {**good, "seed": 3, "style": [1, 2]},
+        "style-string": {**good, "seed": 3, "style": "bold"}, "no-seed": good,
+        "temperature-text": {**good, "seed": 3, "temperature": "hot"},
+    }
+    cases = {name: _artgen_png(tmp_path / f"{name}.png", json.dumps(meta)) for name, meta in bad_values.items()}
+    cases["seed-1e400"] = _artgen_png(tmp_path / "seed-1e400.png", '{"seed": 1e400}')
+    cases["nested"] = _artgen_png(tmp_path / "nested.png", "[" * 100_000 + "]" * 100_000)
+    cases["not-json"] = _artgen_png(tmp_path / "not-json.png", "{seed: 1")
+    cases["a-list"] = _artgen_png(tmp_path / "a-list.png", "[1, 2]")
+    (tmp_path / "text.png").write_text("not a picture at all")
+    cases["text"] = tmp_path / "text.png"
+    cases["missing"] = tmp_path / "missing.png"
+    (tmp_path / "folder.png").mkdir()
+    cases["folder"] = tmp_path / "folder.png"
+    window.state.set_seed(21)
+    before = window.state.settings
+    for name, path in cases.items():
+        window.message_bar.clear()
+        assert window.restore_from_png(path) is False, name
+        text = window.message_bar.text()
+        assert window.message_bar.level == "error" and text.startswith(f"Could not restore {path.name}"), (name, text)
+        assert window.state.seed == 21 and window.state.settings == before, name
+
+
+def test_a_failing_reader_is_still_a_message(qtbot, window, tmp_path, monkeypatch):
+    def explode(path):
+        raise KeyError("seed")  # whatever the reader raises, the window answers with a message
+    monkeypatch.setattr("artgen_desktop.ui.main_window.read_png_metadata", explode)
+    assert window.restore_from_png(tmp_path / "x.png") is False
+    assert window.message_bar.text().startswith("Could not restore x.png")
+
+
+def test_the_message_bar_does_not_move_the_layout(qtbot, window):
+    central, splitter = window.centralWidget(), window.splitter
+    QApplication.processEvents()
+    before = (central.geometry(), splitter.geometry(), window.controls.mapTo(window, window.controls.rect().topLeft()))
+    for level in ("info", "warning", "error"):
+        window.show_message("Something to say, long enough to wrap onto a second line on a narrow window " * 3, level)
+        QApplication.processEvents()
+        assert window.message_bar.isVisible() and window.message_bar.parentWidget() is central
+        after = (central.geometry(), splitter.geometry(),
+                 window.controls.mapTo(window, window.controls.rect().topLeft()))
+        assert after == before, level
+        bar = window.message_bar.geometry()
+        assert bar.top() >= 0 and bar.width() <= central.width()
+    # notes and warnings leave by themselves; errors stay until dismissed
+    window.show_message("note", "info")
+    assert 0 < window.message_bar.timeout_ms <= 10_000
+    window.show_message("careful", "warning")
+    assert window.message_bar.timeout_ms > 0
+    window.show_message("broken", "error")
+    assert window.message_bar.timeout_ms == 0
+    window.message_bar.show_message("note", "info", timeout_ms=50)
+    qtbot.waitUntil(lambda: window.message_bar.text() == "", timeout=WAIT_MS)
+
+
+def test_history_under_another_model_says_so(qtbot, window):
+    from artgen_desktop.ui.library import Entry
+    wait_preview(qtbot, window, 0)
+    entry = window.library.history.entries[0]
+    assert (entry.model, entry.model_hash) == ("tiny", window.model.hash)  # the history entry records the model
+    qtbot.waitUntil(lambda: window.library.thumbnail(entry) is not None, timeout=WAIT_MS)
+    row = window.library_panel.history.item(0)
+    assert not row.icon().isNull() and "tiny" in row.text()
+    assert window.restore_entry(entry) and window.message_bar.text() == ""  # same model: nothing to say
+    other = Entry(5, Settings(size=256).to_dict(), "a cat", "old-model", model_hash="0123456789")
+    window.library.favourites.toggle(other)
+    assert "another model" in window.library_panel.favourites.item(0).text()
+    assert window.restore_entry(other)
+    assert window.state.seed == 5 and window.message_bar.level == "warning"
+    assert "made with the model old-model (0123456789)" in window.message_bar.text()
+
+
+def test_window_size_seed_and_model_are_remembered(qtbot, window, tiny_model_path):
+    from PySide6.QtCore import QRect
+    available = QRect(0, 0, 1067, 667)  # a 1600 x 1000 screen at QT_SCALE_FACTOR=1.5
+    rect = window.place_window(available)
+    assert available.contains(rect) and window.width() <= 1067 and window.height() <= 667
+    window.resize(1000, 620)
+    size = window.size()
+    window.state.set_seed(31)
+    window.close()
+    prefs = Preferences()
+    assert prefs.get("window")["width"] == size.width() and prefs.get("last_seed") == 31
+    assert prefs.get("last_model") == str(tiny_model_path)
+    assert [r["path"] for r in prefs.get("recent_models")] == [str(tiny_model_path)]
+    again = MainWindow(bridge=EngineBridge(device="cpu"))
+    qtbot.addWidget(again)
+    assert again.state.seed == 31
+    assert again.size() == fit_to_screen(size, again.screen().availableGeometry()).size()
+    again._fill_recent_menu()
+    assert any("tiny" in a.text() and a.isEnabled() for a in again.recent_menu.actions())
+    with qtbot.waitSignal(again.bridge.model_loaded, timeout=WAIT_MS):
+        again.load_initial_model(None)  # the last session's model, not the default one
+    assert again.model.path == str(tiny_model_path)
+    again.shutdown()
+
+
+def test_copy_picture_help_and_about_with_credits(qtbot, window, tiny_model_path, tmp_path):
+    wait_preview(qtbot, window, 0)
+    assert window.copy_picture()
+    assert not QApplication.clipboard().image().isNull()
+    help_text = window.show_help().text.toPlainText()
+    assert "Ctrl+Z" in help_text and "Temperature" in help_text and "Random seed" in help_text
+    about = window.show_about()
+    assert "ArtGen Desktop 0.1.0" in about.about.toPlainText() and "tiny" in about.about.toPlainText()
+    assert "No credits" in about.credits.toPlainText()
+    folder = tmp_path / "credited"
+    folder.mkdir()
+    (folder / "tiny.safetensors").write_bytes(tiny_model_path.read_bytes())
+    (folder / "CREDITS.md").write_text("# Credits\n\nPictures drawn by **A. Artist**.\n")
+    with qtbot.waitSignal(window.bridge.model_loaded, timeout=WAIT_MS):
+        window.open_model(folder / "tiny.safetensors")
+    about = window.show_about()
+    assert "Pictures drawn by A. Artist." in about.credits.toPlainText()
+
+
+def test_undo_from_the_edit_menu(qtbot, window):
+    window.controls.sliders["variety"].setValue(1.5)
+    assert window.undo_action.isEnabled() and window.undo_action.text() == "Undo variety"
+    window.undo_action.trigger()
+    assert window.state.settings == SMALL and window.controls.sliders["variety"].value() == pytest.approx(1.0)
+    window.redo_action.trigger()
+    assert window.state.settings.variety == 1.5
+    assert {k.toString() for k in window.redo_action.shortcuts()} >= {"Ctrl+Shift+Z"}
+
+
+def test_back_to_the_default_model(qtbot, window, tiny_model_path, tmp_path, monkeypatch):
+    default = tmp_path / "default.safetensors"
+    default.write_bytes(tiny_model_path.read_bytes())
+    monkeypatch.setenv("ARTGEN_DEFAULT_MODEL", str(default))
+    window._update_model_menu()
+    assert window.default_model_action.isEnabled()
+    with qtbot.waitSignal(window.bridge.model_loaded, timeout=WAIT_MS):
+        window.default_model_action.trigger()
+    assert window.model.path == str(default) and not window.default_model_action.isEnabled()
+    assert Preferences().get("last_model") == ""  # the next start opens the default model
+
+
+def test_a_damaged_last_model_falls_back_to_the_default(qtbot, data_dir, tmp_path, tiny_model_path, monkeypatch):
+    default = tmp_path / "default.safetensors"
+    default.write_bytes(tiny_model_path.read_bytes())
+    monkeypatch.setenv("ARTGEN_DEFAULT_MODEL", str(default))
+    bad = tmp_path / "last.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    Preferences().set("last_model", str(bad))
+    w = MainWindow(bridge=EngineBridge(device="cpu"), state=AppState(page_size=12))
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.bridge.model_loaded, timeout=WAIT_MS):
+        w.load_initial_model(None)
+    assert w.model.path == str(default) and w.model_label.text().startswith("Model: default (")
+    w.shutdown()
