@@ -1,12 +1,12 @@
 """Starts the desktop app: `run(model=None, device="auto") -> int` (what `artgen` / `artgen gui` call).
 
-The Qt event loop runs as a qasync asyncio loop, so asyncio code and Qt signals share one main thread;
-all engine work happens on the bridge's worker thread.
+A plain Qt event loop: every long job (engine work, exports) runs on the bridge's worker thread and
+reports back through signals, and the fine-tune runs as a child process (QProcess), so nothing needs
+an asyncio loop (README, "The desktop app", says why qasync was dropped).
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from PySide6.QtGui import QColor, QIcon, QPalette
@@ -25,6 +25,7 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     assert isinstance(app, QApplication)
     app.setApplicationName("ArtGen Desktop")
     app.setOrganizationName("artgen-desktop")
+    app.setDesktopFileName("artgen")  # ties windows to packaging/artgen.desktop (dock icon, Wayland app id)
     icon = resource_path("icons", "artgen.png")
     if icon.exists():  # the window and taskbar icon (a bundle without icons still starts)
         app.setWindowIcon(QIcon(str(icon)))
@@ -63,15 +64,8 @@ def build_window(model: str | None = None, device: str = "auto") -> MainWindow:
 
 
 def run(model: str | None = None, device: str = "auto") -> int:
-    import qasync
-
     app = make_application()
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    closed = asyncio.Event()
-    app.aboutToQuit.connect(closed.set)
     window = build_window(model, device)
-    with loop:
-        loop.run_until_complete(closed.wait())
+    code = app.exec()
     window.shutdown()
-    return 0
+    return code
