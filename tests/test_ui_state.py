@@ -206,6 +206,10 @@ def test_model_refusal_reads_as_a_reason():
     assert "bad header length" in text and "/x/" not in text
     assert model_failure_text("m.safetensors", "/x/m.safetensors", "/x/m.safetensors: no such file") == (
         "Could not open m.safetensors: no such file.")
+    # the engine's own words are not said twice
+    said = model_failure_text("m.safetensors", "/x/m.safetensors",
+                              "/x/m.safetensors: not an ArtGen model file, or damaged (its header is not a table)")
+    assert said == "Could not open m.safetensors: not an ArtGen model file, or damaged (its header is not a table)."
 
 
 def test_model_summary_in_sentences(qtbot):

@@ -68,9 +68,10 @@ DEFAULT_SIZE = QSize(1440, 900)
 FRAME_ALLOWANCE = QSize(16, 48)
 RECENT_LIMIT = 8
 KEY_NAMES = {"Left": "←", "Right": "→", "PgDown": "PgDn"}  # as the keys are printed on a keyboard
-# words in the engine's refusal that mean the file itself is wrong (see engine/checkpoint.py), not missing
 NOT_A_MODEL_HINT = "not an ArtGen model file, or it is damaged"
-MISSING_WORDS = ("no such file", "folder", "permission")
+# refusals that already say what the file is (engine/checkpoint.py words most so); others get the hint
+SELF_EXPLAINING = ("artgen model", "damaged", "truncated", "pickled", "no such file", "folder", "cannot be read",
+                   "permission")
 
 
 def fit_to_screen(wanted: QSize, available: QRect) -> QRect:
@@ -88,7 +89,7 @@ def model_failure_text(name: str, path: str, message: str) -> str:
     for prefix in (f"{path}: ", f"{Path(path).name}: "):
         if path and problem.startswith(prefix):
             problem = problem[len(prefix):]
-    if any(w in problem.lower() for w in MISSING_WORDS):
+    if any(w in problem.lower() for w in SELF_EXPLAINING):
         return f"Could not open {name}: {problem}."
     return f"Could not open {name}: it is {NOT_A_MODEL_HINT} ({problem})."
 
