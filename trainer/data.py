@@ -563,6 +563,27 @@ def scan_folder(folder, caption_from_folders: bool = True) -> FolderScan:
     return FolderScan(root=root, layout=layout, caption_mode=caption_mode, items=items, skipped=skipped)
 
 
+def refuse_empty(scan: FolderScan, report_path) -> Exception:
+    """The error for a folder with no usable images, saying why (the commonest skip reasons); the scan's
+    report, every skipped file with its reason, is written to `report_path` first."""
+    from artgen_desktop.engine.fileio import write_text_atomic
+    from trainer.errors import TrainerError
+    report = scan.report()
+    reasons = sorted(Counter(_reason_kind(r) for _, r in scan.skipped).items(), key=lambda kv: (-kv[1], kv[0]))
+    why = "; ".join(f"{n} {kind}" for kind, n in reasons[:3]) + ("; ..." if len(reasons) > 3 else "")
+    text = f"no usable images in {scan.root}"
+    if not scan.skipped:
+        text += " (no image files found)"
+    else:
+        text += f" ({len(scan.skipped)} skipped: {why})"
+    try:
+        write_text_atomic(report_path, json.dumps({"error": text, "dataset": report}, indent=2))
+        text += f"; every skipped file and its reason: {report_path}"
+    except OSError as e:
+        text += f"; the report could not be written ({e.strerror or e})"
+    return TrainerError(text)
+
+
 # --- tone images, cached --------------------------------------------------------------------
 
 

@@ -1,18 +1,25 @@
 """Training checkpoints: one safetensors file (weights, optimiser moments, RNG) with the run state as JSON.
 
 Written atomically, so a kill at any moment leaves the previous checkpoint intact. No pickle.
+Weights holding NaN are never written (the previous checkpoint stays), and a checkpoint that is damaged,
+foreign or holds NaN is refused with CheckpointError, which names the file and says how to start over.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from artgen_desktop.engine.fileio import atomic_path
+from trainer.errors import CheckpointError, TrainingDiverged
+
+# what train.py keeps in a checkpoint's run state; a file without these is not one of its checkpoints
+RUN_FIELDS = {"stage": str, "step": int, "elapsed": dict, "vocab": list, "config": str}
 
 
 def _flatten_optimizer(prefix: str, opt: torch.optim.Optimizer, out: dict[str, torch.Tensor]) -> dict:
@@ -35,6 +42,11 @@ def _restore_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict, g
 
 def save_state(path, modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer],
                run: dict) -> None:
+    """Raises TrainingDiverged, writing nothing, when a weight is NaN or infinite."""
+    for name, module in modules.items():
+        for k, v in module.state_dict().items():
+            if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+                raise TrainingDiverged(f"the weights hold NaN or infinite values ({name}/{k})", path)
     tensors: dict[str, torch.Tensor] = {}
     seen: set[int] = set()
     for name, module in modules.items():
@@ -50,22 +62,75 @@ def save_state(path, modules: dict[str, torch.nn.Module], optimizers: dict[str, 
         save_file(tensors, str(tmp), metadata=meta)
 
 
+@contextlib.contextmanager
+def _damage_named(path: Path):
+    """Turns what a damaged file makes safetensors, json or torch raise into one CheckpointError."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except FileNotFoundError:
+        raise CheckpointError(path, "the file is gone") from None
+    except (SafetensorError, OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError,
+            RecursionError) as e:
+        size = path.stat().st_size if path.exists() else -1
+        detail = "the file is empty" if size == 0 else f"{type(e).__name__}: {str(e)[:120]}"
+        raise CheckpointError(path, detail) from None
+
+
+def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor] | None]:
+    with _damage_named(path):
+        if path.is_file() and path.stat().st_size == 0:
+            raise CheckpointError(path, "the file is empty")
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            return meta, {k: f.get_tensor(k) for k in f.keys()}
+
+
+def _run_of(path: Path, meta: dict) -> dict:
+    if "run" not in meta:
+        raise CheckpointError(path, "a safetensors file without a training run in it")
+    with _damage_named(path):
+        run = json.loads(meta["run"])
+    if not isinstance(run, dict) or any(not isinstance(run.get(k), t) for k, t in RUN_FIELDS.items()):
+        raise CheckpointError(path, "its run state lacks " + ", ".join(
+            k for k, t in RUN_FIELDS.items() if not isinstance(run, dict) or not isinstance(run.get(k), t)))
+    return run
+
+
 def load_state(path, modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer]) -> dict:
+    """The run state; modules, optimisers and the RNG restored. CheckpointError for a damaged, foreign or
+    non-finite checkpoint (checked before anything is restored)."""
     path = Path(path)
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata()
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    for name, module in modules.items():
-        sd = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + "/")}
-        module.load_state_dict(sd, strict=False)
-    groups = json.loads(meta["optimizers"])
-    for name, opt in optimizers.items():
-        if name in groups:
-            _restore_optimizer(f"opt:{name}", opt, tensors, groups[name])
-    torch.set_rng_state(tensors["rng/torch"])
-    return json.loads(meta["run"])
+    meta, tensors = _read(path)
+    run = _run_of(path, meta)
+    for k, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(path, f"it holds NaN or infinite values ({k}): saved from a diverged run")
+    saved = {name: {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + "/")}
+             for name in modules}
+    if not any(saved.values()):
+        raise CheckpointError(path, "no weights in it")
+    with _damage_named(path):
+        for name, module in modules.items():
+            if not saved[name]:
+                continue  # a part added since (say, a critic switched on at resume) starts afresh
+            missing, _ = module.load_state_dict(saved[name], strict=False)
+            missing = [k for k in missing if not k.endswith("head.weight")]  # tied weights are stored once
+            if missing:
+                raise CheckpointError(path, f"{name} tensors missing: {', '.join(missing[:3])}")
+        groups = json.loads(meta["optimizers"])
+        for name, opt in optimizers.items():
+            if name in groups:
+                _restore_optimizer(f"opt:{name}", opt, tensors, groups[name])
+        torch.set_rng_state(tensors["rng/torch"])
+    return run
 
 
 def peek_run(path) -> dict:
-    with safe_open(str(path), framework="pt") as f:
-        return json.loads(f.metadata()["run"])
+    """The run state alone (stage, step, vocabulary, config); CheckpointError if the file is not usable."""
+    path = Path(path)
+    with _damage_named(path):
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    return _run_of(path, meta)
