@@ -111,3 +111,92 @@ def test_animation_gif_and_webp(tmp_path, tiny_engine):
         assert im.n_frames == 6
     with pytest.raises(ArtGenError):
         write_animation(tmp_path / "a.bmp", frames)
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_written_files_respect_the_umask(tmp_path, tiny_engine, umask_022):
+    from artgen_desktop.engine import save_checkpoint, write_png
+    r = tiny_engine.generate([3], Settings(size=256))[0]
+    export_results([r], tmp_path / "export")
+    write_png(tmp_path / "saved.png", r.image, r.metadata)
+    write_animation(tmp_path / "a.gif", [r.image, r.image], 100)
+    save_checkpoint(tmp_path / "model.safetensors", tiny_engine.model, tiny_engine.tokenizer)
+    files = [*(tmp_path / "export").iterdir(), tmp_path / "saved.png", tmp_path / "a.gif",
+             tmp_path / "model.safetensors"]
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {p.name: "0o644" for p in files}
+    os.umask(0o077)
+    write_text_atomic(tmp_path / "private.txt", "x")
+    assert (tmp_path / "private.txt").stat().st_mode & 0o777 == 0o600
+
+
+def test_damaged_metadata_lines_are_kept_and_reported(tmp_path, tiny_engine):
+    good = json.dumps({"file_name": "old.png", "text": "An old row."})
+    damaged = [b'{"file_name": "half.png", "te', b"caf\xe9 latin-1 bytes", b'{"text": "no file name"}', b"[1, 2]"]
+    (tmp_path / "metadata.jsonl").write_bytes(b"\n".join([good.encode(), *damaged[:2], b"", *damaged[2:]]) + b"\n")
+    from artgen_desktop.engine import ExportWriter
+    with ExportWriter(tmp_path) as w:
+        assert w.damaged == [2, 3, 5, 6]  # line numbers, for the caller to report
+        w.add(tiny_engine.generate([1], Settings(size=256))[0])
+    lines = (tmp_path / "metadata.jsonl").read_bytes().split(b"\n")
+    assert lines[-1] == b"" and lines[2:-1] == damaged  # every damaged line, as it was, after the rows
+    assert [json.loads(x)["file_name"] for x in lines[:2]] == ["old.png", "seed-000001.png"]
+
+
+def test_two_writers_in_one_folder_keep_every_row(tmp_path, tiny_engine):
+    """Each flush merges the rows others wrote since: interleaved writers lose nothing."""
+    from artgen_desktop.engine import ExportWriter
+    results = tiny_engine.generate(list(range(8)), Settings(size=256))
+    a, b = ExportWriter(tmp_path), ExportWriter(tmp_path)
+    for i in range(0, 8, 2):
+        a.add(results[i])
+        b.add(results[i + 1])
+        b.flush()
+        a.flush()
+    rows = [json.loads(x) for x in (tmp_path / "metadata.jsonl").read_text().splitlines()]
+    assert [r["seed"] for r in rows] == list(range(8))
+    # writing again what is already there changes nothing; a flush with nothing new writes nothing
+    before = (tmp_path / "metadata.jsonl").read_bytes()
+    a.add(results[0])
+    a.flush()
+    b.flush()
+    assert (tmp_path / "metadata.jsonl").read_bytes() == before
+
+
+def test_an_export_that_writes_nothing_leaves_no_metadata(tmp_path):
+    export_results([], tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_concurrent_generate_runs_lose_no_rows(tmp_path, tiny_model_path):
+    """Two `artgen generate` processes into one folder at once: every row of both is kept."""
+    out = tmp_path / "shared"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    procs = [subprocess.Popen([sys.executable, "-m", "artgen_desktop", "generate", "--seeds", seeds,
+                               "--model", str(tiny_model_path), "--out", str(out), "--batch-size", "2",
+                               "--size", "256", "--workers", "1"], env=env, stderr=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL) for seeds in ("0-39", "40-79")]
+    for p in procs:
+        assert p.wait(300) == 0, p.stderr.read().decode()
+        p.stderr.close()
+    rows = [json.loads(x) for x in (out / "metadata.jsonl").read_text().splitlines()]
+    assert [r["seed"] for r in rows] == list(range(80))
+
+
+def test_only_parts_of_ended_writers_are_swept(tmp_path):
+    from artgen_desktop.engine.fileio import remove_stale_parts
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                           text=True).stdout.strip()
+    stale = tmp_path / f".seed-000001.png.part-{ended}-abcd"
+    legacy = tmp_path / ".seed-000002.png.part-x8k2j1"  # the earlier naming, no process id
+    live = tmp_path / f".seed-000003.png.part-{os.getppid()}-abcd"  # another export, still running
+    mine = tmp_path / f".seed-000004.png.part-{os.getpid()}-abcd"  # another thread of this process
+    for p in (stale, legacy, live, mine):
+        p.write_bytes(b"half")
+    assert remove_stale_parts(tmp_path) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, mine.name])
