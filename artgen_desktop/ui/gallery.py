@@ -12,6 +12,7 @@ the preview follows the drag, and a page of thumbnails per position would only s
 from __future__ import annotations
 
 import json
+import time
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QKeyEvent, QPainter, QPen
@@ -37,6 +38,7 @@ from .state import PAGE_SIZES, AppState
 
 THUMB_PX = 192  # thumbnails are rendered this size and drawn at MIN_THUMB_PX..THUMB_PX to fill the row
 RELEASE_POLL_MS = 40  # while a drag holds the page back: how often to look whether the button is up
+HOLD_LIMIT_S = 1.5  # a drag paused this long fills the page anyway (and a stuck button state cannot freeze it)
 MIN_THUMB_PX = 140
 CAPTION_LINES = 3
 
@@ -177,6 +179,7 @@ class GalleryPanel(QWidget):
         self._key = ""
         self._syncing = False
         self._held = QTimer(self, interval=RELEASE_POLL_MS)  # runs while a drag holds back a settings change
+        self._held_change = 0.0  # when the last held-back change came
         self._held.timeout.connect(self._check_release)
 
         self.prev_button = QToolButton(text="◀", toolTip="Previous page (Page Up)", autoRaise=True)
@@ -215,13 +218,14 @@ class GalleryPanel(QWidget):
     def _settings_changed(self) -> None:
         if QGuiApplication.mouseButtons() != Qt.MouseButton.NoButton:
             # a slider (or a spin box arrow) is held: the page keeps its pictures, undimmed, until release
+            self._held_change = time.monotonic()
             self._held.start()
             return
         self.refresh()
 
     def _check_release(self) -> None:
-        if QGuiApplication.mouseButtons() == Qt.MouseButton.NoButton:
-            self._held.stop()
+        if (QGuiApplication.mouseButtons() == Qt.MouseButton.NoButton
+                or time.monotonic() - self._held_change > HOLD_LIMIT_S):
             self.refresh()
 
     def is_waiting_for_release(self) -> bool:
