@@ -45,7 +45,8 @@ class Param:
         if not ok:
             raise ArtGenError(f"{what} must be {kind}, not {value!r}")
         if not self.minimum <= value <= self.maximum:
-            raise ArtGenError(f"{what} must be between {self.minimum:g} and {self.maximum:g}, not {value:g}")
+            shown = value if self.kind is int else f"{value:g}"
+            raise ArtGenError(f"{what} must be between {self.minimum:g} and {self.maximum:g}, not {shown}")
         return value
 
 
@@ -80,6 +81,10 @@ STYLES: dict[str, StyleSpec] = {s.name: s for s in (
     StyleSpec("tone", "Raw tone", "The model's raw light and shade, without lines.", ()),
 )}
 DEFAULT_STYLE = "engraving"
+
+# interpolation strips from the command line (the GIF loops forth and back)
+FRAMES = Param("frames", int, 2, 1000, 9, 1, 0, "Frames", "Frames from the first seed to the second, both included.")
+FRAME_MS = Param("frame_ms", int, 20, 10000, 120, 10, 0, "Frame time", "Time per frame of the animation, in ms.")
 
 PARAMS: dict[str, Param] = {p.name: p for p in (*GENERATION, *(p for s in STYLES.values() for p in s.params))}
 

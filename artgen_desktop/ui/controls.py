@@ -7,8 +7,6 @@ echoing the change back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -23,45 +21,23 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleSlider
 
 from artgen_desktop.engine import ArtGenError, EngraveStyle, Settings
+from artgen_desktop.engine.params import PARAMS, SIZE, STYLES, Param, style_params
 
 from .seed_box import SeedBox
 from .state import AppState
 
-OUTPUT_SIZES = (256, 512, 768, 1024, 1536, 2048)
+# the sliders, their ranges, steps, labels and tooltips all come from the engine's table (params.py)
+GENERATION_SLIDERS = ("temperature", "variety")
+STYLE_KEYS = tuple(p.name for p in style_params())
+OUTPUT_SIZES = SIZE.presets
 
 
-@dataclass(frozen=True)
-class SliderSpec:
-    label: str
-    minimum: float
-    maximum: float
-    step: float
-    decimals: int
-    tip: str
-
-
-SPECS = {
-    "temperature": SliderSpec("Temperature", 0.0, 2.0, 0.05, 2,
-                              "Caption temperature: how adventurous the words are. 0 = always the most likely "
-                              "words (greedy)."),
-    "variety": SliderSpec("Variety", 0.0, 2.0, 0.05, 2,
-                          "Scale of the seed's noise: lower gives more typical pictures, higher more unusual ones."),
-    "spacing": SliderSpec("Line spacing", 1.5, 24.0, 0.5, 1, "Distance between hatching lines (px at 512)."),
-    "angle": SliderSpec("Angle", -90.0, 90.0, 1.0, 0, "Direction of the main hatching, in degrees."),
-    "cross_threshold": SliderSpec("Cross-hatch", 0.0, 1.0, 0.05, 2,
-                                  "Darkness where a second, crossing family of lines starts (1 = never)."),
-    "outline": SliderSpec("Outline", 0.0, 6.0, 0.1, 1, "Width of the outlines around forms (0 = none)."),
-    "bend": SliderSpec("Bend", 0.0, 4.0, 0.1, 1, "How far lines follow the forms (0 = straight)."),
-}
-STYLE_KEYS = ("spacing", "angle", "cross_threshold", "outline", "bend")
-
-
-def make_slider(spec: SliderSpec) -> QLabeledDoubleSlider:
+def make_slider(param: Param) -> QLabeledDoubleSlider:
     s = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-    s.setRange(spec.minimum, spec.maximum)
-    s.setSingleStep(spec.step)
-    s.setDecimals(spec.decimals)
-    s.setToolTip(spec.tip)
+    s.setRange(param.minimum, param.maximum)
+    s.setSingleStep(param.step)
+    s.setDecimals(param.decimals)
+    s.setToolTip(param.help)
     return s
 
 
@@ -83,11 +59,11 @@ class ControlsPanel(QWidget):
         seed_buttons.addWidget(self.random_button)
         seed_buttons.addStretch(1)
 
-        self.sliders = {key: make_slider(spec) for key, spec in SPECS.items()}
-        self.mode = QComboBox(toolTip="Engraving: hatched lines. Tone: the model's raw light and shade.")
-        self.mode.addItem("Engraving", "engraving")
-        self.mode.addItem("Raw tone", "tone")
-        self.size = QComboBox(toolTip="Size of the preview and of exported pictures, in pixels")
+        self.sliders = {key: make_slider(PARAMS[key]) for key in (*GENERATION_SLIDERS, *STYLE_KEYS)}
+        self.mode = QComboBox(toolTip="\n".join(f"{st.label}: {st.help}" for st in STYLES.values()))
+        for st in STYLES.values():
+            self.mode.addItem(st.label, st.name)
+        self.size = QComboBox(toolTip=SIZE.help)
         for px in OUTPUT_SIZES:
             self.size.addItem(f"{px} × {px}", px)
         self.reset_style_button = QPushButton("Reset style")
@@ -96,15 +72,15 @@ class ControlsPanel(QWidget):
         gen = QFormLayout(gen_box)
         gen.addRow("Seed", self.seed_box)
         gen.addRow("", seed_buttons)
-        for key in ("temperature", "variety"):
-            gen.addRow(SPECS[key].label, self.sliders[key])
-        gen.addRow("Output size", self.size)
+        for key in GENERATION_SLIDERS:
+            gen.addRow(PARAMS[key].label, self.sliders[key])
+        gen.addRow(SIZE.label, self.size)
 
         style_box = QGroupBox("Engraving style")
         style = QFormLayout(style_box)
         style.addRow("Mode", self.mode)
         for key in STYLE_KEYS:
-            style.addRow(SPECS[key].label, self.sliders[key])
+            style.addRow(PARAMS[key].label, self.sliders[key])
         style.addRow("", self.reset_style_button)
 
         layout = QVBoxLayout(self)
@@ -127,16 +103,17 @@ class ControlsPanel(QWidget):
         state.settings_changed.connect(self.set_from_settings)
 
     def settings(self) -> Settings:
-        v = {key: round(s.value(), SPECS[key].decimals) for key, s in self.sliders.items()}
+        v = {key: round(s.value(), PARAMS[key].decimals) for key, s in self.sliders.items()}
         style = EngraveStyle(mode=self.mode.currentData(), **{k: v[k] for k in STYLE_KEYS})
         return Settings(temperature=v["temperature"], variety=v["variety"], size=self.size.currentData(), style=style)
 
     def set_from_settings(self, settings: Settings) -> None:
-        """Shows `settings` without sending them back; values outside a slider's range are clamped on screen
-        only (the state keeps the exact value, e.g. from a PNG made by the command line)."""
+        """Shows `settings` without sending them back. Every valid value lies inside its slider's range (one
+        table, params.py); finer steps than a slider's are rounded on screen only (the state keeps the exact
+        value, e.g. from a PNG made by the command line)."""
         self._updating = True
         try:
-            for key in ("temperature", "variety"):
+            for key in GENERATION_SLIDERS:
                 self.sliders[key].setValue(getattr(settings, key))
             for key in STYLE_KEYS:
                 self.sliders[key].setValue(getattr(settings.style, key))
@@ -146,9 +123,7 @@ class ControlsPanel(QWidget):
                 self.size.addItem(f"{settings.size} × {settings.size}", settings.size)
                 idx = self.size.count() - 1
             self.size.setCurrentIndex(idx)
-            style_on = settings.style.mode == "engraving"
-            for key in STYLE_KEYS:
-                self.sliders[key].setEnabled(style_on)
+            self._enable_style_sliders(settings.style.mode)
         finally:
             self._updating = False
 
@@ -160,9 +135,14 @@ class ControlsPanel(QWidget):
         except (ArtGenError, ValueError) as e:
             self.message.emit(str(e), "error")
             return
-        for key in STYLE_KEYS:
-            self.sliders[key].setEnabled(settings.style.mode == "engraving")
+        self._enable_style_sliders(settings.style.mode)
         self.state.set_settings(settings)
+
+    def _enable_style_sliders(self, mode: str) -> None:
+        """Only the sliders of the chosen style's parameters can be moved (the raw tone view has none)."""
+        own = {p.name for p in STYLES[mode].params} if mode in STYLES else set()
+        for key in STYLE_KEYS:
+            self.sliders[key].setEnabled(key in own)
 
     def reset_style(self) -> None:
         s = self.state.settings
