@@ -4,17 +4,34 @@
 bundle, where there is no `python -m trainer`.
 
 Bad arguments and bad files end with a one-line `artgen: error: …` and exit status 2, never a traceback.
+Arguments are checked before anything is created: a refused command leaves no folder and no file.
+The picture settings' options, ranges and defaults come from engine/params.py (as the app's sliders do).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import queue
 import sys
+from pathlib import Path
+
+from .engine.errors import ArtGenError
+from .engine.params import DEFAULT_STYLE, FRAME_MS, FRAMES, GENERATION, STYLES, Param, style_params
+
+# run options of `generate` (not settings of a picture, so not in params.py)
+BATCH = Param("batch_size", int, 1, 1024, 64, 1, 0, "Batch size", "Seeds generated together.")
+WORKERS = Param("workers", int, 1, 64, 1, 1, 0, "Workers", "worker processes")
+MAX_PIXELS_AT_ONCE = 1 << 29  # pictures held in memory at once (8-bit): 512 MiB, e.g. 128 at 2048 px
+SEEDS_PER_WORKER = 128  # --workers auto starts another process only when each gets this many seeds (~2 s to start)
+MAX_AUTO_WORKERS = 8
 
 
-class CliError(Exception):
-    pass
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line like every other refusal, not argparse's usage block
+        self.exit(2, f"artgen: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -27,23 +44,41 @@ def _shard(text: str) -> tuple[int, int]:
     return k, n
 
 
+def _workers(text: str) -> int | None:
+    if text == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be auto or a number, not {text!r}") from None
+
+
+def _add_param(p, param: Param) -> None:
+    p.add_argument(param.option, dest=param.name, type=param.kind, default=param.default,
+                   metavar=param.kind.__name__.upper(), help=_help(param))
+
+
+def _help(param: Param) -> str:
+    return f"{param.help} ({param.minimum:g} to {param.maximum:g}; default {param.default:g})"
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="model .safetensors file (default: the bundled model)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--temperature", type=float, default=0.7, help="caption temperature, 0 = greedy")
-    p.add_argument("--variety", type=float, default=1.0, help="scale of the seed noise (lower = more typical)")
-    p.add_argument("--size", type=int, default=512, help="output size in px (256–2048)")
-    p.add_argument("--style", default="engraving", choices=["engraving", "tone"])
-    p.add_argument("--spacing", type=float, default=6.0, help="line spacing, px at 512")
-    p.add_argument("--angle", type=float, default=35.0, help="hatching angle in degrees")
-    p.add_argument("--cross", type=float, default=0.55, help="cross-hatch threshold (darkness 0–1)")
-    p.add_argument("--outline", type=float, default=1.6, help="outline width, px at 512 (0 = none)")
-    p.add_argument("--bend", type=float, default=1.0, help="how far lines follow forms (0 = straight)")
-    p.add_argument("--out", required=True, help="output folder")
+    for param in GENERATION:
+        _add_param(p, param)
+    styles = ", ".join(f"{s.name} ({s.help.rstrip('.').lower()})" for s in STYLES.values())
+    p.add_argument("--style", default=DEFAULT_STYLE, choices=list(STYLES), help=f"print style: {styles}")
+    for style in STYLES.values():
+        if style.params:
+            group = p.add_argument_group(f"{style.name} style")
+            for param in style.params:
+                _add_param(group, param)
+    p.add_argument("--out", required=True, help="output folder (created if missing)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="artgen", description="ArtGen Desktop: engravings with captions, from seeds.")
+    parser = _Parser(prog="artgen", description="ArtGen Desktop: engravings with captions, from seeds.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("--self-test", action="store_true",
                         help="generate with the bundled model offscreen, check determinism, print one line and exit")
@@ -55,16 +90,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate", help="write image+caption pairs for a range of seeds")
     gen.add_argument("--seeds", required=True, help="e.g. 0-99 or 1,5,10-20")
-    gen.add_argument("--batch-size", type=int, default=16)
-    gen.add_argument("--shard", type=_shard, help="K/N: write only every N-th seed starting at the K-th")
+    gen.add_argument("--batch-size", type=int, default=BATCH.default, metavar="N", help=_help(BATCH))
+    gen.add_argument("--workers", type=_workers, default=None, metavar="auto|N",
+                     help="worker processes, each writing its share of the seeds into the output folder "
+                          f"(auto: on a CPU one per core, at most {MAX_AUTO_WORKERS}, when each gets "
+                          f"{SEEDS_PER_WORKER}+ seeds; else 1)")
+    gen.add_argument("--shard", type=_shard, metavar="K/N", help="K/N: write only every N-th seed starting at the K-th")
     _common(gen)
 
     it = sub.add_parser("interpolate", help="frames and an animated GIF between two seeds")
     it.add_argument("seed_a", type=int)
     it.add_argument("seed_b", type=int)
-    it.add_argument("--frames", type=int, default=9)
-    it.add_argument("--easing", default="ease-in-out")
-    it.add_argument("--frame-ms", type=int, default=120, help="GIF frame duration")
+    it.add_argument("--frames", type=int, default=FRAMES.default, metavar="N", help=_help(FRAMES))
+    it.add_argument("--easing", default="ease-in-out", choices=["linear", "ease-in-out", "ease-in", "ease-out"])
+    it.add_argument("--frame-ms", type=int, default=FRAME_MS.default, metavar="MS", help=_help(FRAME_MS))
     _common(it)
 
     info = sub.add_parser("info", help="print a model file's config and training summary")
@@ -72,47 +111,211 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args):
-    from .engine import EngraveStyle, Settings
-    style = EngraveStyle(spacing=args.spacing, angle=args.angle, cross_threshold=args.cross,
-                         outline=args.outline, bend=args.bend, mode=args.style)
-    return Settings(temperature=args.temperature, variety=args.variety, size=args.size, style=style)
+# ---- checks before anything is made -------------------------------------------------------------------
 
+def _settings(args):
+    """The picture settings the options ask for; a value out of range names its option."""
+    from .engine import EngraveStyle, Settings
+    for param in (*GENERATION, *style_params()):
+        param.check(getattr(args, param.name), param.option)
+    style = EngraveStyle(mode=args.style, **{p.name: getattr(args, p.name) for p in style_params()})
+    return Settings(style=style, **{p.name: getattr(args, p.name) for p in GENERATION})
+
+
+def _check_pixels(count: int, size: int, option: str) -> None:
+    """`count` pictures of `size` px are held in memory at once: refuse what would not fit on a usual machine."""
+    if count * size * size > MAX_PIXELS_AT_ONCE:
+        most = MAX_PIXELS_AT_ONCE // (size * size)
+        raise ArtGenError(f"{option} {count} at --size {size} would hold {count * size * size / 2**30:.1f} GiB "
+                          f"of pictures at once; at this size use at most {most}")
+
+
+def _check_out(text: str) -> Path:
+    """The output folder, if it exists and is writable or can be created; nothing is created here."""
+    if not text.strip():
+        raise ArtGenError("--out must name a folder (it is empty)")
+    out = Path(text)
+    if out.exists():
+        if not out.is_dir():
+            raise ArtGenError(f"--out {out}: exists and is not a folder")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise ArtGenError(f"--out {out}: the folder is not writable")
+        return out
+    parent = next(p for p in out.absolute().parents if p.exists())
+    if not parent.is_dir():
+        raise ArtGenError(f"--out {out}: cannot be created, {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ArtGenError(f"--out {out}: cannot be created, {parent} is not writable")
+    return out
+
+
+@contextlib.contextmanager
+def _output_folder(out: Path):
+    """On failure, removes the folders this command created if they are still empty."""
+    missing = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
+    try:
+        yield
+    except BaseException:
+        for p in missing:
+            with contextlib.suppress(OSError):
+                p.rmdir()  # (only empty ones)
+        raise
+
+
+def _warn_damaged(writer) -> None:
+    if writer.damaged:
+        lines = ", ".join(map(str, writer.damaged[:10])) + (" …" if len(writer.damaged) > 10 else "")
+        print(f"artgen: warning: {writer.metadata_path}: {len(writer.damaged)} damaged line(s) kept as they "
+              f"are, after the rows (line {lines})", file=sys.stderr)
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # (not on every platform)
+        return os.cpu_count() or 1
+
+
+# ---- generate ---------------------------------------------------------------------------------------
 
 def cmd_generate(args) -> int:
-    from tqdm import tqdm
+    from .engine import Engine, ExportWriter, parse_seeds, set_threads
+    from .engine.export import write_batches
 
-    from .engine import Engine, ExportWriter, parse_seeds
+    settings = _settings(args)
+    batch = BATCH.check(args.batch_size, "--batch-size")
+    _check_pixels(batch, settings.size, "--batch-size")
+    if args.workers is not None:
+        WORKERS.check(args.workers, "--workers")
     seeds = parse_seeds(args.seeds)
     if args.shard:
         k, n = args.shard
         seeds = seeds[k::n]
-    settings = _settings(args)
-    writer = ExportWriter(args.out)  # checks the folder before the model loads
-    engine = Engine.load(args.model, device=args.device)
-    with writer, tqdm(total=len(seeds), unit="pair", desc="generate", file=sys.stderr) as bar:
-        for batch in engine.iter_generate(seeds, settings, batch_size=args.batch_size):
-            for r in batch:
-                writer.add(r)
-            writer.flush()
-            bar.update(len(batch))
-    print(f"wrote {len(seeds)} pairs to {writer.folder}")
+    out = _check_out(args.out)
+    if not seeds:
+        print(f"shard {args.shard[0]}/{args.shard[1]} of {args.seeds} has no seeds: nothing to write", file=sys.stderr)
+        return 0
+    engine = Engine.load(args.model, device=args.device)  # a bad model is refused before any folder is made
+    cores = _usable_cores()
+    if args.workers is not None:
+        workers = min(args.workers, len(seeds))
+    elif engine.device.type == "cpu":
+        workers = max(1, min(cores, MAX_AUTO_WORKERS, len(seeds) // SEEDS_PER_WORKER))
+    else:
+        workers = 1
+    with _output_folder(out):
+        writer = ExportWriter(out)
+        _warn_damaged(writer)
+        if workers == 1:
+            from tqdm import tqdm
+            if engine.device.type == "cpu":
+                set_threads(max(1, cores - 1))  # a core for the writer thread (two OpenMP threads stall otherwise)
+            with tqdm(total=len(seeds), unit="pair", desc="generate", file=sys.stderr) as bar:
+                written = write_batches(writer, engine.iter_generate(seeds, settings, batch_size=batch),
+                                        on_batch=bar.update)
+        else:
+            written = _generate_in_workers(engine.info.path or args.model, args.device, seeds, settings, batch, workers,
+                                           max(1, cores // workers), writer.folder)
+    print(f"wrote {written} pairs to {writer.folder}")
     return 0
 
 
+def _worker(k: int, model: str, device: str, seeds: list[int], settings, batch: int, threads: int, out: str,
+            events, stop) -> None:
+    """One worker process: its share of the seeds into the shared folder (as `--shard K/N` would)."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops workers between batches
+    try:
+        from .engine import Engine, ExportWriter, set_threads
+        from .engine.export import write_batches
+        set_threads(threads)
+        engine = Engine.load(model, device=device)
+        writer = ExportWriter(out)
+
+        def batches():
+            for b in engine.iter_generate(seeds, settings, batch_size=batch):
+                yield b
+                if stop.is_set():
+                    return
+
+        n = write_batches(writer, batches(), on_batch=lambda m: events.put(("progress", k, m)))
+        events.put(("done", k, n))
+    except (ArtGenError, OSError) as e:
+        events.put(("error", k, str(e)))
+    except BaseException as e:  # noqa: BLE001 - reported by the parent as one line
+        events.put(("error", k, f"worker {k}: {type(e).__name__}: {e}"))
+
+
+def _generate_in_workers(model: str, device: str, seeds: list[int], settings, batch: int, workers: int,
+                         threads: int, out: Path) -> int:
+    """Seed-sharded worker processes with `threads` torch threads each, all writing into `out` (the folder
+    lock keeps metadata.jsonl whole). As bench/throughput.py runs them. Returns the pairs written."""
+    import multiprocessing as mp
+
+    from tqdm import tqdm
+    ctx = mp.get_context("spawn")  # (fork would copy torch's thread pools)
+    events, stop = ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=_worker, name=f"artgen-worker-{k}", daemon=True,
+                         args=(k, model, device, seeds[k::workers], settings, batch, threads, str(out), events, stop))
+             for k in range(workers)]
+    for p in procs:
+        p.start()
+    written, finished, silent, error = 0, set(), set(), None
+    try:
+        with tqdm(total=len(seeds), unit="pair", desc=f"generate ({workers} workers)", file=sys.stderr) as bar:
+            while len(finished) < workers:
+                try:
+                    kind, k, value = events.get(timeout=0.5)
+                except queue.Empty:
+                    for k, p in enumerate(procs):
+                        if k not in finished and p.exitcode is not None:
+                            if k in silent:  # ended without a word, twice looked at: killed (out of memory?)
+                                error = error or f"worker {k} stopped unexpectedly (exit code {p.exitcode})"
+                                finished.add(k)
+                                stop.set()
+                            silent.add(k)
+                    continue
+                if kind == "progress":
+                    written += value
+                    bar.update(value)
+                else:
+                    finished.add(k)
+                    if kind == "error":
+                        error = error or value
+                        stop.set()
+    finally:
+        stop.set()  # (after Ctrl-C too: each worker writes the batch it has and stops)
+        for p in procs:
+            p.join(120)
+            if p.is_alive():
+                p.terminate()
+                p.join()
+    if error:
+        raise ArtGenError(error)
+    return written
+
+
+# ---- interpolate, info, gui -------------------------------------------------------------------------
+
 def cmd_interpolate(args) -> int:
-    from .engine import Engine, ExportWriter
+    from .engine import Engine, ExportWriter, check_seed
+    from .engine.animation import write_animation
     from .engine.export import stem_for
     settings = _settings(args)
-    writer = ExportWriter(args.out)
+    seed_a, seed_b = check_seed(args.seed_a), check_seed(args.seed_b)
+    FRAMES.check(args.frames, "--frames")
+    _check_pixels(args.frames, settings.size, "--frames")
+    FRAME_MS.check(args.frame_ms, "--frame-ms")
+    out = _check_out(args.out)
     engine = Engine.load(args.model, device=args.device)
-    frames = engine.interpolate(args.seed_a, args.seed_b, frames=args.frames, easing=args.easing, settings=settings)
-    with writer:
-        for i, r in enumerate(frames):
-            writer.add(r, stem=f"{stem_for(r)}-to-{args.seed_b:06d}-frame-{i:03d}")
-    gif = writer.folder / f"interpolation-{args.seed_a}-{args.seed_b}.gif"
-    from .engine.animation import write_animation
-    write_animation(gif, [r.image for r in frames], args.frame_ms)
+    frames = engine.interpolate(seed_a, seed_b, frames=args.frames, easing=args.easing, settings=settings)
+    with _output_folder(out):
+        with ExportWriter(out) as writer:
+            _warn_damaged(writer)
+            for i, r in enumerate(frames):
+                writer.add(r, stem=f"{stem_for(r)}-to-{seed_b:06d}-frame-{i:03d}")
+        gif = writer.folder / f"interpolation-{seed_a}-{seed_b}.gif"
+        write_animation(gif, [r.image for r in frames], args.frame_ms)
     print(f"wrote {len(frames)} frames and {gif}")
     return 0
 
@@ -147,7 +350,6 @@ def main(argv: list[str] | None = None) -> int:
         return self_test()
     if args.command is None:
         args = parser.parse_args(["gui", *argv])
-    from .engine.errors import ArtGenError
     try:
         return {"generate": cmd_generate, "interpolate": cmd_interpolate, "info": cmd_info,
                 "gui": cmd_gui}[args.command](args)
