@@ -12,7 +12,6 @@ exits 1.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sys
 import tempfile
@@ -48,10 +47,6 @@ def _sandbox(folder: Path) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _engine_checks(tmp: Path) -> tuple[str, list]:
