@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QProcess
@@ -15,7 +17,7 @@ from artgen_desktop.ui.finetune import FineTuneDialog, format_eta, fresh_output
 from artgen_desktop.ui.main_window import MainWindow
 from artgen_desktop.ui.prefs import Preferences
 from artgen_desktop.ui.state import AppState
-from trainer.events import CheckpointEvent, ProgressEvent
+from trainer.events import CheckpointEvent, DoneEvent, ErrorEvent, ProgressEvent, parse_line, to_line
 
 WAIT_MS = 30_000
 
@@ -236,3 +238,17 @@ def test_time_budget_progress_follows_time_not_a_step_count(qtbot, trainer, monk
     assert "1:00 left" in dialog.loss_label.text()
     dialog.handle_line('{"event": "progress", "stage": 3}')  # malformed: log text, not an exception
     assert dialog.log.toPlainText().endswith('{"event": "progress", "stage": 3}')
+
+
+def test_events_round_trip_and_load_without_torch_or_qt():
+    event = ProgressEvent("autoencoder", 40, None, 0.5, {"rec": 0.2, "cap": 0.3}, 60.0, 20.0)
+    line = to_line(event)
+    assert line.startswith('{"event": "progress"') and parse_line(line) == event
+    assert json.loads(to_line(DoneEvent("m.safetensors"))) == {"event": "done", "model": "m.safetensors"}
+    assert parse_line('{"event": "error", "message": "m", "from_a_newer_trainer": 1}') == ErrorEvent("m")
+    for text in ("found 12 images", '{"event": "progress", "stage": "a", "step": "x"}', '{"event": "unknown"}',
+                 '{"event": "done"}', "{not json", '["event"]'):
+        assert parse_line(text) is None  # log text, never an exception
+    root = Path(__file__).resolve().parents[1]
+    code = "import sys, trainer.events; assert not {'torch', 'PySide6'} & set(sys.modules), sorted(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root, timeout=60)
