@@ -220,11 +220,23 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _die_with_parent(parent: int) -> None:
+    """A worker ends when its command does, even one killed outright (kill -9), rather than write on alone."""
+    import signal
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # (gone already)
+        os._exit(1)
+
+
 def _worker(k: int, model: str, device: str, seeds: list[int], settings, batch: int, threads: int, out: str,
-            events, stop) -> None:
+            events, stop, parent: int) -> None:
     """One worker process: its share of the seeds into the shared folder (as `--shard K/N` would)."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops workers between batches
+    _die_with_parent(parent)
     try:
         from .engine import Engine, ExportWriter, set_threads
         from .engine.export import write_batches
@@ -235,7 +247,7 @@ def _worker(k: int, model: str, device: str, seeds: list[int], settings, batch: 
         def batches():
             for b in engine.iter_generate(seeds, settings, batch_size=batch):
                 yield b
-                if stop.is_set():
+                if stop.is_set() or os.getppid() != parent:  # (the second where there is no PDEATHSIG)
                     return
 
         n = write_batches(writer, batches(), on_batch=lambda m: events.put(("progress", k, m)))
@@ -256,7 +268,8 @@ def _generate_in_workers(model: str, device: str, seeds: list[int], settings, ba
     ctx = mp.get_context("spawn")  # (fork would copy torch's thread pools)
     events, stop = ctx.Queue(), ctx.Event()
     procs = [ctx.Process(target=_worker, name=f"artgen-worker-{k}", daemon=True,
-                         args=(k, model, device, seeds[k::workers], settings, batch, threads, str(out), events, stop))
+                         args=(k, model, device, seeds[k::workers], settings, batch, threads, str(out), events, stop,
+                               os.getpid()))
              for k in range(workers)]
     for p in procs:
         p.start()

@@ -79,17 +79,23 @@ def test_atomic_write_failure_leaves_nothing(tmp_path):
     assert target.read_text() == "old"
 
 
-def test_killed_export_leaves_only_complete_files(tmp_path, tiny_model_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_killed_export_leaves_only_complete_files(tmp_path, tiny_model_path, workers):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen([sys.executable, "-m", "artgen_desktop", "generate", "--seeds", "0-5000",
                              "--model", str(tiny_model_path), "--out", str(out), "--batch-size", "4",
-                             "--size", "1024"], env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    deadline = time.time() + 60
+                             "--size", "1024", "--workers", workers], env=env, stderr=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL)
+    deadline = time.time() + 90
     while time.time() < deadline and len(list(out.glob("*.png"))) < 6:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    time.sleep(1)
+    count = len(list(out.glob("*.png")))
+    time.sleep(2)
+    assert len(list(out.glob("*.png"))) == count  # worker processes ended with the command
     pngs = sorted(out.glob("*.png"))
     assert len(pngs) >= 6
     for png in pngs:  # every visible PNG is whole: it decodes and carries its settings
