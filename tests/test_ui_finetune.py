@@ -159,19 +159,38 @@ def test_a_second_run_gets_a_fresh_name_and_a_clean_sample_view(qtbot, trainer, 
     assert proposed != str(out) and not (trainer[1].parent / proposed).exists()  # the next run's own name
     assert proposed.endswith(".safetensors")
 
-    # the old name typed back in: asked first; "no" starts nothing
+    # the old name typed back in: asked first; Cancel starts nothing
     asked = []
-    dialog.confirm_replace = lambda path: asked.append(path) or False
+    dialog.ask_taken = lambda path: asked.append(path) or ""
     dialog.out_edit.setText(str(out))
     assert not dialog.start() and asked == [out] and "choose another name" in dialog.stage_label.text()
     assert not dialog.is_running()
-    # "yes": the run starts, and the previous run's sample grid is gone until this run sends one
-    dialog.confirm_replace = lambda path: True
+    # Replace: the run starts, and the previous run's sample grid is gone until this run sends one
+    dialog.ask_taken = lambda path: "replace"
     monkeypatch.setenv("FAKE_TRAINER_MODE", "slow")
     assert dialog.start()
     assert dialog.sample_view.image().isNull() and not dialog.load_button.isEnabled()
     dialog.cancel()
     wait_done(qtbot, dialog)
+
+
+def test_a_run_stopped_in_an_earlier_dialog_can_be_resumed_by_its_name(qtbot, trainer, monkeypatch):
+    first = make_dialog(qtbot, trainer, "slow", monkeypatch)
+    first.start()
+    qtbot.waitUntil(lambda: any(isinstance(e, ProgressEvent) and e.steps is None for e in first.events),
+                    timeout=WAIT_MS)
+    first.cancel()
+    wait_done(qtbot, first)
+    first.close()
+    second = make_dialog(qtbot, trainer, "slow", monkeypatch)  # same dataset and name, as a person would pick
+    asked = []
+    second.ask_taken = lambda path: asked.append(path) or "resume"
+    assert second.start()
+    wait_done(qtbot, second)
+    out = trainer[1].parent / "new-model.safetensors"
+    args = json.loads((trainer[1].parent / "new-model.safetensors.args.json").read_text())
+    assert asked == [out] and args[-1] == "--resume"
+    assert out.is_file() and second.load_button.isEnabled()
 
 
 def test_fresh_output_skips_models_and_stopped_runs(tmp_path):

@@ -104,8 +104,8 @@ class FineTuneDialog(QDialog):
         self._stderr_tail: list[str] = []
         self._run_args: list[str] | None = None  # the last run's arguments, which Resume repeats
         self._progressed = False
-        # asked before a new run replaces a model or a stopped run of the same name (tests answer for the user)
-        self.confirm_replace = self._ask_replace
+        # asked when the name is taken: "replace", "resume" (a stopped run's name) or "" (tests answer for the user)
+        self.ask_taken = self._ask_taken
 
         self.dataset_edit = QLineEdit(prefs.get("dataset_dir", ""), placeholderText="A folder of images "
                                       "(with metadata.jsonl, .txt captions, or none)")
@@ -185,7 +185,8 @@ class FineTuneDialog(QDialog):
         return [*args, "--progress-json", "--quiet"]  # --quiet: no text progress bar in the log
 
     def start(self) -> bool:
-        """A new run with the dialog's settings; asks before replacing a model or a stopped run."""
+        """A new run with the dialog's settings. A name already taken asks first: replace the model, or
+        resume or replace the stopped run of that name (also one stopped in an earlier session)."""
         text = self.dataset_edit.text().strip()
         dataset = Path(text).expanduser()
         if not text or not dataset.is_dir():
@@ -195,13 +196,15 @@ class FineTuneDialog(QDialog):
         if out.suffix != ".safetensors":
             self._status("The new model's file name must end in .safetensors.", error=True)
             return False
-        if output_taken(out) and not self.confirm_replace(out):
+        answer = self.ask_taken(out) if output_taken(out) else "replace"
+        if answer not in ("replace", "resume"):
             self._status(f"{out.name} is taken: choose another name for the new model.", error=True)
             return False
         self.prefs.set("dataset_dir", str(dataset))
         self.prefs.set("train_minutes", self.budget.value())
         self.log.clear()
-        return self._launch(self.arguments())
+        resume = answer == "resume" and not out.exists()
+        return self._launch([*self.arguments(), "--resume"] if resume else self.arguments())
 
     def resume(self) -> bool:
         """Continues the stopped run: the same arguments plus --resume (the trainer checks they match)."""
@@ -383,12 +386,22 @@ class FineTuneDialog(QDialog):
         if output_taken(out):
             self.out_edit.setText(str(fresh_output(out.parent, f"finetuned-{time.strftime('%Y%m%d-%H%M')}")))
 
-    def _ask_replace(self, out: Path) -> bool:
-        what = "A model" if out.exists() else "A stopped training run"
-        answer = QMessageBox.question(self, "Replace?", f"{what} named {out.name} already exists. Replace it?",
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
+    def _ask_taken(self, out: Path) -> str:
+        box = QMessageBox(QMessageBox.Icon.Question, "Name taken", "", parent=self)
+        resume = None
+        if out.exists():
+            box.setText(f"A model named {out.name} already exists. Replace it?")
+        else:
+            box.setText(f"A stopped training run named {out.name} exists. Resume it, or start over and "
+                        "replace it? (Resume needs the same dataset and starting model.)")
+            resume = box.addButton("Resume", QMessageBox.ButtonRole.AcceptRole)
+        replace = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is replace:
+            return "replace"
+        return "resume" if not out.exists() and clicked is resume else ""
 
     def _set_running(self, running: bool) -> None:
         self.running_changed.emit(running)
