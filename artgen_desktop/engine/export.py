@@ -63,7 +63,11 @@ def check_writable(folder) -> Path:
 def folder_lock(folder: Path) -> Iterator[None]:
     """Exclusive between processes (and writers in one process) while held: an OS lock on a file in the
     folder, released by the OS if the holder dies."""
-    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    nofollow = getattr(os, "O_NOFOLLOW", 0)  # (a lock file planted as a link elsewhere is refused)
+    try:
+        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | nofollow, 0o666)
+    except PermissionError:  # another user's lock file in a shared folder: a read-only descriptor locks too
+        fd = os.open(folder / LOCK, os.O_RDONLY | nofollow)
     try:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)
