@@ -206,3 +206,20 @@ def test_only_parts_of_ended_writers_are_swept(tmp_path):
         p.write_bytes(b"half")
     assert remove_stale_parts(tmp_path) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, mine.name])
+
+
+def test_a_file_system_without_locks_still_exports(tmp_path, tiny_engine, monkeypatch):
+    import errno
+
+    from artgen_desktop.engine import export
+
+    class NoLocks:
+        LOCK_EX = 2
+
+        @staticmethod
+        def flock(fd, op):
+            raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(export, "fcntl", NoLocks)
+    export_results(tiny_engine.generate([5], Settings(size=256)), tmp_path)
+    assert json.loads((tmp_path / "metadata.jsonl").read_text())["seed"] == 5

@@ -13,6 +13,7 @@ others wrote meanwhile and adds its own, so no row is lost. Lines of metadata.js
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import queue
@@ -39,6 +40,7 @@ except ImportError:
 
 METADATA = "metadata.jsonl"
 LOCK = ".metadata.jsonl.lock"  # hidden: imagefolder loaders and our trainer skip dot files
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 
 
 def stem_for(result: Result, index: int | None = None) -> str:
@@ -70,14 +72,19 @@ def folder_lock(folder: Path) -> Iterator[None]:
         fd = os.open(folder / LOCK, os.O_RDONLY | nofollow)
     try:
         if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as e:  # a file system without locks (some network shares): merge unlocked
+                if e.errno not in _NO_LOCKS:
+                    raise
         elif msvcrt is not None:
-            while True:
+            for attempt in range(30):
                 try:
-                    msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # (gives up after 10 s: keep waiting)
+                    msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # (gives up after 10 s: try again, 5 min in all)
                     break
                 except OSError:
-                    continue
+                    if attempt == 29:
+                        raise
         yield
     finally:
         if fcntl is None and msvcrt is not None:
