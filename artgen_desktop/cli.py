@@ -25,7 +25,7 @@ from .engine.params import DEFAULT_STYLE, FRAME_MS, FRAMES, GENERATION, STYLES, 
 BATCH = Param("batch_size", int, 1, 1024, 64, 1, 0, "Batch size", "Seeds generated together.")
 WORKERS = Param("workers", int, 1, 64, 1, 1, 0, "Workers", "worker processes")
 MAX_PIXELS_AT_ONCE = 1 << 29  # pictures held in memory at once (8-bit): 512 MiB, e.g. 128 at 2048 px
-SEEDS_PER_WORKER = 128  # --workers auto starts another process only when each gets this many seeds (~2 s to start)
+SEEDS_PER_WORKER = 64  # --workers auto starts another process only when each gets this many seeds (~2 s to start)
 MAX_AUTO_WORKERS = 8
 
 

@@ -158,7 +158,9 @@ def test_default_workers_follow_the_cores_and_the_seed_count(tmp_path, tiny_mode
     assert len(calls) == 1 and len(list((tmp_path / "b").glob("*.png"))) == 20  # few seeds: in-process
     monkeypatch.setattr(cli, "_usable_cores", lambda: 16)
     assert run_cli([*base, "--seeds", "0-999", "--out", str(tmp_path / "c")]) == 0
-    assert calls[-1] == (1000, 64, 7, 2)  # 128+ seeds each: 1000 // 128 = 7 workers
+    assert calls[-1] == (1000, 64, 8, 2)  # at most 8 workers, the cores split between them
+    assert run_cli([*base, "--seeds", "0-199", "--out", str(tmp_path / "d")]) == 0
+    assert calls[-1] == (200, 64, 3, 5)  # 64+ seeds each: 200 // 64 = 3 workers
 
 
 @pytest.mark.slow
