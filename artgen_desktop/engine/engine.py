@@ -69,12 +69,15 @@ class Result:
     settings: Settings
     model: ModelInfo
     label: str = ""  # e.g. "frame 3/9 (t=0.375)" for interpolation frames
+    seed_b: int | None = None  # an interpolation frame: seed is A, this is B, t the position between them
+    t: float | None = None  # (easing already applied): interpolate(seed, seed_b, positions=[t]) remakes it
 
     @property
     def metadata(self) -> dict:
         """Everything needed to make this result again (stored in PNGs and export rows)."""
+        frame = {"seed_b": self.seed_b, "t": self.t} if self.seed_b is not None else {}
         return {"seed": self.seed, "caption": self.caption, **self.settings.to_dict(),
-                "model": self.model.name, "model_hash": self.model.hash, "label": self.label}
+                "model": self.model.name, "model_hash": self.model.hash, "label": self.label, **frame}
 
 
 _DEFAULT_THREADS = torch.get_num_threads()
@@ -206,7 +209,10 @@ class Engine:
         na, nb = seed_noise([a, b], self.model.cfg.latent_dim).to(self.device)
         labels = [(f"{a}→{b} t={t:.3f}", a) for t in times]
         z = self.model.prior.between(na, nb, times, self.model.cfg.prior_steps, settings.variety)
-        return self._make(labels, z, settings)
+        results = self._make(labels, z, settings)
+        for r, t in zip(results, times):
+            r.seed_b, r.t = b, float(t)
+        return results
 
     def render(self, tone: Image.Image, settings: Settings) -> Image.Image:
         """Re-renders a stored tone image with another style or size (no network needed)."""
