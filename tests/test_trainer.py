@@ -4,7 +4,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -46,6 +45,7 @@ def test_tiny_model_with_mlp_prior_trains_and_loss_falls(tmp_path, shapes_datase
     assert all(r.caption for r in results)
 
 
+@pytest.mark.slow  # trains four models
 def test_kernel_prior_stores_the_training_latents_and_seeds_land_near_them(tmp_path, shapes_dataset):
     import torch
 
@@ -100,6 +100,7 @@ def test_kernel_prior_stores_the_training_latents_and_seeds_land_near_them(tmp_p
     assert mlp_info.summary["init_summary"]["prior"] == "kernel"
 
 
+@pytest.mark.slow
 def test_kill_and_resume_continue_from_the_checkpoint(tmp_path, shapes_dataset):
     out = tmp_path / "m.safetensors"
     state = tmp_path / "m.run" / "state.safetensors"
@@ -107,7 +108,7 @@ def test_kill_and_resume_continue_from_the_checkpoint(tmp_path, shapes_dataset):
             "--batch-size", "8", "--quiet", "--progress-json", "--tone-cache", str(tmp_path / "cache"),
             "--no-adapt-threads"]
     proc = subprocess.Popen(base + ["--steps", "100000", "--checkpoint-every", "1s"], env=ENV, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not state.exists():
         time.sleep(0.1)
@@ -135,19 +136,18 @@ def test_kill_and_resume_continue_from_the_checkpoint(tmp_path, shapes_dataset):
     assert read_info(out)[0].summary["steps"]["autoencoder"] == stopped_at + 20
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
+@pytest.mark.slow
 def test_ddp_with_two_gloo_processes(tmp_path, shapes_dataset):
     out = tmp_path / "ddp.safetensors"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-           str(_free_port()), "-m", "trainer", "train", str(shapes_dataset), "--out", str(out), "--preset", "tiny",
+    # --standalone: the launcher binds its rendezvous port itself (port 0); a port picked here and freed
+    # again could be taken by another process on a busy machine before the launcher binds it
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "trainer", "train", str(shapes_dataset), "--out", str(out), "--preset", "tiny",
            "--steps", "12", "--prior-steps", "12", "--batch-size", "8", "--quiet", "--device", "cpu",
            "--tone-cache", str(tmp_path / "cache")]
-    proc = subprocess.run(cmd, env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    # one thread per rank (two ranks share the cores), and a Python stack from any rank that aborts
+    env = {**ENV, "MKL_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = read_info(out)[0].summary
     assert summary["world_size"] == 2 and summary["steps"]["autoencoder"] == 12
