@@ -46,10 +46,35 @@ def test_default_size_model_is_batch_invariant(prior_bank):
     if prior_bank:
         model.prior.fit(torch.randn(prior_bank, model.cfg.latent_dim))
     engine = Engine(model, tok, ModelInfo(None, model.cfg))
-    settings = Settings(temperature=0.8, size=256)
-    one = _pairs(engine, [0, 1, 2], settings, 1)
-    three = _pairs(engine, [2, 0, 1], settings, 3)
-    assert one == three
+    for variety in (1.0, 0.0, 2.0):  # variety takes another path through each prior
+        settings = Settings(temperature=0.8, size=256, variety=variety)
+        one = _pairs(engine, [0, 1, 2], settings, 1)
+        three = _pairs(engine, [2, 0, 1], settings, 3)
+        assert one == three
+
+
+@pytest.mark.parametrize("prior_bank", [0, 40], ids=["mlp-prior", "kernel-prior"])
+def test_variety_zero_keeps_seeds_apart_and_its_effect_grows(prior_bank):
+    """Variety 0 is each seed's typical picture (not one picture for all), and the further the slider
+    moves from 0 the further the latents move."""
+    from artgen_desktop.engine import ArtGenModel, ModelConfig
+    from artgen_desktop.engine.sampling import seed_noise
+    torch.manual_seed(3)
+    model = ArtGenModel(ModelConfig.preset("tiny", vocab_size=8, prior_bank=prior_bank))
+    if prior_bank:
+        model.prior.fit(torch.randn(prior_bank, model.cfg.latent_dim) * 2)
+    noise = seed_noise(range(8), model.cfg.latent_dim)
+    steps = model.cfg.prior_steps
+    z0 = model.prior.sample(noise, steps, variety=0.0)
+    # (two seeds of a kernel prior may share a typical picture when they land by the same stored latent)
+    distinct = len({tuple(row) for row in z0.mul(1e3).round().tolist()})
+    assert distinct == 8 if not prior_bank else distinct >= 6
+    moved = [float((model.prior.sample(noise, steps, variety=v) - z0).norm(dim=1).mean()) for v in (0.5, 1, 1.5, 2)]
+    assert moved == sorted(moved) and moved[0] > 0
+    if prior_bank:  # at variety 0 a kernel prior's seed sits among the stored latents
+        bank = model.prior.bank * model.prior.latent_std + model.prior.latent_mean
+        spread = torch.cdist(bank, bank)[~torch.eye(prior_bank, dtype=torch.bool)].min()
+        assert torch.cdist(z0, bank).min(dim=1).values.max() < spread
 
 
 def test_different_seeds_differ(tiny_engine):

@@ -32,7 +32,7 @@ class Settings:
     """Everything besides the seed that makes a picture. Ranges and defaults: params.py."""
 
     temperature: float = PARAMS["temperature"].default  # caption sampling; 0 = greedy
-    variety: float = PARAMS["variety"].default  # scale of the seed's noise: lower = more typical pictures
+    variety: float = PARAMS["variety"].default  # 0 = each seed's typical picture (FlowPrior.sample)
     size: int = PARAMS["size"].default  # output px (square)
     style: EngraveStyle = field(default_factory=EngraveStyle)
 
@@ -131,9 +131,9 @@ class Engine:
     # ---- the pipeline: noise -> latent -> tone + caption -> engraving -------------------------------
 
     @torch.no_grad()
-    def latents(self, noise: torch.Tensor) -> torch.Tensor:
-        """Seed noise (B, latent_dim), already scaled by variety -> latents where the decoders work."""
-        return self.model.prior.sample(noise.to(self.device), self.model.cfg.prior_steps)
+    def latents(self, noise: torch.Tensor, variety: float = 1.0) -> torch.Tensor:
+        """Seed noise (B, latent_dim) -> latents where the decoders work (variety: see FlowPrior.sample)."""
+        return self.model.prior.sample(noise.to(self.device), self.model.cfg.prior_steps, variety)
 
     @torch.no_grad()
     def captions(self, z: torch.Tensor, temperature: float, gens: Sequence[torch.Generator]) -> list[str]:
@@ -193,8 +193,8 @@ class Engine:
         dim = self.model.cfg.latent_dim
         for i in range(0, len(seeds), batch_size):
             chunk = seeds[i:i + batch_size]
-            noise = seed_noise(chunk, dim) * settings.variety
-            yield self._make([("", s) for s in chunk], self.latents(noise), settings)
+            noise = seed_noise(chunk, dim)
+            yield self._make([("", s) for s in chunk], self.latents(noise, settings.variety), settings)
 
     def interpolate(self, seed_a: int, seed_b: int, frames: int = 9, easing: str = "ease-in-out",
                     settings: Settings = Settings(), positions: Sequence[float] | None = None) -> list[Result]:

@@ -31,6 +31,9 @@ class ModelConfig:
     # hour that buys the epochs that make pictures recognisable; the "large" preset (GPU) uses 128.
     image_size: int = 64
     channels: tuple[int, ...] = (24, 48, 96)  # one stride-2 stage per entry
+    # the image decoder's widths, coarse stage last as in `channels`; () = the same as `channels`. A
+    # wider decoder than encoder: the decoder draws the edges, the encoder only has to tell pictures apart
+    decoder_channels: tuple[int, ...] = ()
     latent_dim: int = 256
     # > 0: the latent is a small spatial map (latent_channels x bottleneck x bottleneck, flattened) and
     # the autoencoder is convolutional throughout, which keeps the layout of a picture; 0: a flat latent
@@ -77,8 +80,9 @@ class ModelConfig:
         unknown = set(raw) - known
         if unknown:
             raise ValueError(f"unknown config fields: {', '.join(sorted(unknown))}")
-        if "channels" in raw:
-            raw["channels"] = tuple(raw["channels"])
+        for key in ("channels", "decoder_channels"):
+            if isinstance(raw.get(key), list):
+                raw[key] = tuple(raw[key])
         return cls(**raw)
 
     @property
@@ -146,7 +150,7 @@ class ImageDecoder(nn.Module):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        chans = list(reversed(cfg.channels))
+        chans = list(reversed(cfg.decoder_channels or cfg.channels))
         self.start = (chans[0], cfg.bottleneck)
         self.spatial = cfg.latent_channels
         if self.spatial:
@@ -274,14 +278,19 @@ class FlowPrior(nn.Module):
 
     @torch.no_grad()
     def between(self, eps_a: torch.Tensor, eps_b: torch.Tensor, times: list[float], steps: int,
-                scale: float = 1.0) -> torch.Tensor:
-        """Latents of the frames between two seeds' noise (scaled by `scale`, the variety): each frame's
-        noise (slerp) through the ODE."""
-        return self.sample(torch.stack([slerp(eps_a, eps_b, t) for t in times]) * scale, steps)
+                variety: float = 1.0) -> torch.Tensor:
+        """Latents of the frames between two seeds' noise: each frame's noise (slerp) through the ODE."""
+        return self.sample(torch.stack([slerp(eps_a, eps_b, t) for t in times]), steps, variety)
 
     @torch.no_grad()
-    def sample(self, eps: torch.Tensor, steps: int) -> torch.Tensor:
-        """Heun integration of dx/dt = v(x, t) from t=0 to 1; returns latents in the encoder's units."""
+    def sample(self, eps: torch.Tensor, steps: int, variety: float = 1.0) -> torch.Tensor:
+        """Latents in the encoder's units for seed noise eps. Variety 1 is the prior's own spread; lower
+        is more typical, higher wilder. This smooth field has no modes to fall back on, so variety scales
+        the noise by 0.5 + variety / 2 (variety 0: half the spread, still one picture per seed)."""
+        return self.integrate(eps * (0.5 + 0.5 * variety), steps) * self.latent_std + self.latent_mean
+
+    def integrate(self, eps: torch.Tensor, steps: int) -> torch.Tensor:
+        """Heun integration of dx/dt = v(x, t) from t=0 to 1, in normalised units."""
         x = eps
         dt = 1.0 / steps
         for i in range(steps):
@@ -290,7 +299,7 @@ class FlowPrior(nn.Module):
             x1 = x + dt * v0
             v1 = self.velocity(x1, t0 + dt)
             x = x + 0.5 * dt * (v0 + v1)
-        return x * self.latent_std + self.latent_mean
+        return x
 
 
 class LatentPrior(FlowPrior):
@@ -343,16 +352,32 @@ class KernelPrior(FlowPrior):
             self._tables_key = key
         return self._tables_cache
 
-    def velocity(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        t = float(t)
-        s2 = self.bandwidth**2
-        var = (1 - t) ** 2 + t * t * s2
+    def posterior_mean(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        """E[mu_i | x_t = x]: the stored latents weighted by how likely each one's path passes x at t."""
+        var = (1 - t) ** 2 + t * t * self.bandwidth**2
         mu_t, mu_sq = self._tables()
         # |x - t mu|^2 = |x|^2 - 2t x.mu + t^2 |mu|^2, and |x|^2 is the same for every i: softmax drops it.
         # Row-blocked products keep a seed's result independent of the batch it is in.
         logits = (2 * t * in_row_blocks(x, lambda b: b @ mu_t) - t * t * mu_sq) / (2 * var)
-        m = in_row_blocks(torch.softmax(logits, dim=1), lambda b: F.linear(b, mu_t))  # E[mu_i | x_t]
+        return in_row_blocks(torch.softmax(logits, dim=1), lambda b: F.linear(b, mu_t))
+
+    def velocity(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        t = float(t)
+        s2 = self.bandwidth**2
+        var = (1 - t) ** 2 + t * t * s2
+        m = self.posterior_mean(x, t)
         return m + (t * s2 - (1 - t)) / var * (x - t * m)
+
+    @torch.no_grad()
+    def sample(self, eps: torch.Tensor, steps: int, variety: float = 1.0) -> torch.Tensor:
+        """The ODE's sample x lands near stored latents; variety scales how far it strays from them:
+        z = m + variety (x - m), m = E[mu_i | x]. Variety 0 gives the seed's typical picture (the latents it
+        landed among), 1 the prior's own spread, higher wilder variations of it."""
+        x = self.integrate(eps, steps)
+        if variety != 1.0:
+            m = self.posterior_mean(x, 1.0)
+            x = m + variety * (x - m)
+        return x * self.latent_std + self.latent_mean
 
     def fit(self, z: torch.Tensor) -> None:
         """Stores the encoder's latents z (N = prior_bank rows) and their statistics."""
@@ -363,10 +388,10 @@ class KernelPrior(FlowPrior):
 
     @torch.no_grad()
     def between(self, eps_a: torch.Tensor, eps_b: torch.Tensor, times: list[float], steps: int,
-                scale: float = 1.0) -> torch.Tensor:
+                variety: float = 1.0) -> torch.Tensor:
         """Seeds land near different pictures, so noise between two seeds would jump from picture to
         picture: the frames blend the two seeds' latents instead (a morph)."""
-        za, zb = self.sample(torch.stack([eps_a, eps_b]) * scale, steps)
+        za, zb = self.sample(torch.stack([eps_a, eps_b]), steps, variety)
         return torch.stack([torch.lerp(za, zb, t) for t in times])
 
 
@@ -378,6 +403,8 @@ class ArtGenModel(nn.Module):
         if cfg.latent_channels and cfg.latent_dim != cfg.latent_channels * cfg.bottleneck**2:
             raise ValueError(f"latent_dim must be latent_channels x {cfg.bottleneck}² = "
                              f"{cfg.latent_channels * cfg.bottleneck**2}")
+        if cfg.decoder_channels and len(cfg.decoder_channels) != len(cfg.channels):
+            raise ValueError("decoder_channels needs one width per encoder stage")
         if cfg.text_dim % cfg.text_heads:
             raise ValueError("text_dim must be divisible by text_heads")
         if cfg.prior_bank < 0 or (cfg.prior_bank and not cfg.prior_bandwidth > 0):

@@ -61,7 +61,8 @@ class StyleSpec:
 TEMPERATURE = Param("temperature", float, 0.0, 2.0, 0.7, 0.05, 2, "Temperature",
                     "Caption temperature: how adventurous the words are. 0 = always the most likely words (greedy).")
 VARIETY = Param("variety", float, 0.0, 2.0, 1.0, 0.05, 2, "Variety",
-                "Scale of the seed's noise: lower gives more typical pictures, higher more unusual ones.")
+                "How far a seed strays from typical pictures: 0 gives each seed its typical picture, higher "
+                "gives freer variations of it.")
 SIZE = Param("size", int, 256, 2048, 512, 256, 0, "Output size",
              "Size of the picture in pixels (square).", presets=(256, 512, 768, 1024, 1536, 2048))
 GENERATION: tuple[Param, ...] = (TEMPERATURE, VARIETY, SIZE)
