@@ -1,7 +1,8 @@
 """Training speed: images/s of the model's stage-one step (autoencoder + captions) on the CPU, fp32 vs bf16.
 
-The step is the trainer's own: trainer.train.StageOne forward, L1 + MSE reconstruction + caption
-cross-entropy, backward, gradient clipping, AdamW, at batch 32 on tone images of the model's resolution.
+The step is the trainer's own: trainer.train.StageOne forward, trainer.losses' reconstruction loss
+(L1 + MSE + edge term; without the adversarial critic) + caption cross-entropy, backward, gradient
+clipping, AdamW, at batch 32 on tone images of the model's resolution.
 bf16 is torch.autocast(cpu, bfloat16), as `python -m trainer train --precision bf16` runs it. CPUs
 without AMX or avx512_bf16 emulate bf16 arithmetic, so expect it to be slower there, not faster.
 """
@@ -18,6 +19,7 @@ from .common import CpuWatch, Options, cpu_flags, say, write_result
 
 
 def _step_fn(model, precision: str, batch: int, seed: int = 0):
+    from trainer.losses import EDGE_WEIGHT, reconstruction_loss
     from trainer.train import StageOne, autocast
     cfg = model.cfg
     stage = StageOne(model).train()
@@ -31,7 +33,7 @@ def _step_fn(model, precision: str, batch: int, seed: int = 0):
     def step() -> float:
         with autocast(device, precision):
             recon, logits = stage(x, tokens)
-        rec = F.l1_loss(recon.float(), x) + F.mse_loss(recon.float(), x)
+        rec = reconstruction_loss(recon, x, EDGE_WEIGHT)
         cap = F.cross_entropy(logits.float().flatten(0, 1), tokens[:, 1:].flatten())
         loss = rec + 0.5 * cap
         opt.zero_grad(set_to_none=True)
@@ -74,7 +76,8 @@ def run(opts: Options) -> dict:
                "other_processes_cores": watch.stop(),
                "cpu_has_amx_bf16": "amx_bf16" in flags, "cpu_has_avx512_bf16": "avx512_bf16" in flags,
                **rows, "bf16_vs_fp32": round(rows["bf16"]["images_per_s"] / rows["fp32"]["images_per_s"], 3),
-               "method": "trainer.train.StageOne forward + L1/MSE + caption CE, backward, clip, AdamW; "
+               "method": "trainer.train.StageOne forward + reconstruction loss (L1/MSE/edge) + caption CE, "
+                         "backward, clip, AdamW; "
                          "median step after one warm-up step; random images and tokens"}
     say(f"training: bf16 autocast runs at {figures['bf16_vs_fp32']:.2f}x fp32 on this CPU")
     write_result(opts, "training", figures)
