@@ -180,13 +180,15 @@ def test_huge_picture_is_reduced_before_conversion(tmp_path):
     assert band[:, :15].max() < 10 and band[:, 17:].min() > 245
 
 
-def test_jpeg_decodes_at_reduced_scale(tmp_path):
-    buf = io.BytesIO()
-    Image.new("L", (9000, 1000), 0).save(buf, format="JPEG")
-    path = tmp_path / "wide.jpg"
-    path.write_bytes(buf.getvalue())
-    gray = load_image_gray(path)
-    assert max(gray.shape) <= data.MAX_DECODE_SIDE and gray.max() < 0.05
+def test_large_jpegs_decode_at_reduced_scale_or_are_reduced(tmp_path):
+    for size in ((9000, 1000), (9000, 6000)):  # too wide for JPEG's own 1/2..1/8 scaling; then scaled by it
+        buf = io.BytesIO()
+        Image.new("L", size, 0).save(buf, format="JPEG")
+        path = tmp_path / "big.jpg"
+        path.write_bytes(buf.getvalue())
+        gray = load_image_gray(path)
+        assert max(gray.shape) <= data.MAX_DECODE_SIDE and gray.max() < 0.05
+        assert gray.shape[1] / gray.shape[0] == pytest.approx(size[0] / size[1], rel=0.02)
 
 
 # --- damaged metadata and duplicates --------------------------------------------------------
