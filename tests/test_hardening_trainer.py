@@ -72,8 +72,9 @@ def _tiny_state(path: Path) -> Path:
     return path
 
 
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("kind", ["empty", "garbage", "truncated", "foreign", "run_not_json", "run_lacks_fields",
-                                  "no_weights"])
+                                  "no_weights", "fifo"])
 def test_damaged_checkpoint_under_resume_is_named_with_how_to_start_over(tmp_path, capsys, shapes_dataset, kind):
     out = tmp_path / "m.safetensors"
     state = tmp_path / "m.run" / "state.safetensors"
@@ -91,6 +92,8 @@ def test_damaged_checkpoint_under_resume_is_named_with_how_to_start_over(tmp_pat
         save_file({"model/weight": torch.zeros(2, 2)}, str(state), metadata={"run": "{bad", "optimizers": "{}"})
     elif kind == "run_lacks_fields":
         save_file({"model/weight": torch.zeros(2, 2)}, str(state), metadata={"run": "{}", "optimizers": "{}"})
+    elif kind == "fifo":
+        os.mkfifo(state)  # opening it to read would wait for a writer forever
     elif kind == "no_weights":
         with safe_open(str(good), framework="pt") as f:
             meta = f.metadata()
@@ -105,6 +108,8 @@ def test_damaged_checkpoint_under_resume_is_named_with_how_to_start_over(tmp_pat
     assert err[0].endswith("); to start over, delete it or use another --run-dir")
     if kind == "empty":
         assert "(the file is empty)" in err[0]
+    if kind == "fifo":
+        assert "(not a regular file)" in err[0]
 
 
 def test_nan_loss_stops_at_once_and_keeps_the_last_good_checkpoint(tmp_path, capsys, shapes_dataset, monkeypatch):

@@ -78,10 +78,16 @@ def _damage_named(path: Path):
         raise CheckpointError(path, detail) from None
 
 
+def _check_file(path: Path) -> None:
+    if path.exists() and not path.is_file():  # a FIFO would block safetensors' open
+        raise CheckpointError(path, "not a regular file")
+    if path.is_file() and path.stat().st_size == 0:
+        raise CheckpointError(path, "the file is empty")
+
+
 def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor] | None]:
     with _damage_named(path):
-        if path.is_file() and path.stat().st_size == 0:
-            raise CheckpointError(path, "the file is empty")
+        _check_file(path)
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
             return meta, {k: f.get_tensor(k) for k in f.keys()}
@@ -131,6 +137,7 @@ def peek_run(path) -> dict:
     """The run state alone (stage, step, vocabulary, config); CheckpointError if the file is not usable."""
     path = Path(path)
     with _damage_named(path):
+        _check_file(path)
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
     return _run_of(path, meta)
