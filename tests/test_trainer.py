@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from safetensors.torch import load_file
 
 from artgen_desktop.engine import Engine, read_info
 from trainer.evaluate import evaluate, is_fallback, well_formed
@@ -43,6 +44,33 @@ def test_tiny_model_with_mlp_prior_trains_and_loss_falls(tmp_path, shapes_datase
     assert (tmp_path / "m.run" / "samples-prior.png").exists()
     results = Engine.load(out, device="cpu").generate([0, 1, 2])
     assert all(r.caption for r in results)
+
+
+def test_tiny_model_with_edge_and_adversarial_losses_trains(tmp_path, shapes_dataset, capsys):
+    """The sharpening losses: the critic joins at once here, its loss is reported, reconstruction improves."""
+    out = tmp_path / "m.safetensors"
+    assert train_main([str(shapes_dataset), "--out", str(out), "--preset", "tiny", "--steps", "120",
+                       "--batch-size", "16", "--progress-json", "--quiet", "--edge-weight", "2",
+                       "--adv-weight", "0.5", "--adv-start", "0", "--tone-cache", str(tmp_path / "cache"),
+                       "--no-adapt-threads"]) == 0
+    ae = [e for e in _events(capsys.readouterr().out) if e["event"] == "progress" and e["stage"] == "autoencoder"]
+    assert {"rec", "cap", "adv", "disc"} <= set(ae[-1]["losses"])
+    assert ae[-1]["losses"]["rec"] < 0.8 * ae[0]["losses"]["rec"]
+    assert not any(k.startswith("disc") for k in load_file(str(out)))  # the critic stays out of the model
+
+
+def test_losses_edge_term_and_sharpness_prefer_crisp_edges():
+    import torch
+    import torch.nn.functional as F
+
+    from trainer.losses import edge_sharpness, reconstruction_loss
+    crisp = torch.ones(1, 1, 32, 32)
+    crisp[..., 8:24, 8:24] = 0
+    soft = F.avg_pool2d(F.pad(crisp, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
+    assert float(edge_sharpness(crisp)) > 1.5 * float(edge_sharpness(soft))
+    # the edge term charges a blurred square more than L1+MSE alone do
+    assert float(reconstruction_loss(soft, crisp, 1.0)) > 1.5 * float(reconstruction_loss(soft, crisp, 0.0))
+    assert float(reconstruction_loss(crisp, crisp, 1.0)) == 0.0
 
 
 @pytest.mark.slow  # trains four models
@@ -170,9 +198,14 @@ def test_evaluate_reports_every_metric(tmp_path):
         assert 0 <= m[key] <= 1
     assert m["fallback_count"] >= 0 and m["diversity"]["generated"] > 0
     assert set(m["targets"]) == {"r_precision_ratio", "fd_ratio", "fallback_count", "well_formed_rate",
-                                 "distinct_rate"}
+                                 "distinct_rate", "sharpness_ratio", "novelty_ratio"}
+    sharp = m["sharpness"]
+    assert sharp["real_heldout"] > 0 and sharp["generated"] > 0 and sharp["reconstructed_heldout"] > 0
+    assert m["sharpness_ratio"] == pytest.approx(sharp["generated"] / sharp["real_heldout"])
+    assert 0 < m["heldout_reconstruction_l1"] < 1 and m["novelty_ratio"] > 0
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["seeds"] == 100
     assert (tmp_path / "eval" / "contact_sheet.png").exists()
+    assert (tmp_path / "eval" / "contact_sheet_1000.png").exists()
 
 
 def test_caption_checks_and_durations():

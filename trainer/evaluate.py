@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         m = evaluate(args.model, args.dataset, args.seeds, args.out, args.temperature, args.judge_seconds,
                      args.cache, log=lambda s: print(s, file=sys.stderr))
-    except ArtGenError as e:
+    except (ArtGenError, NotADirectoryError) as e:
         print(f"evaluate: error: {e}", file=sys.stderr)
         return 2
     print(json.dumps({k: m[k] for k in ("r_precision", "frechet_judge", "well_formed_rate", "fallback_count",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import dataclasses
 import json
 import logging
 import math
@@ -48,8 +49,19 @@ from artgen_desktop.engine import (
     load_checkpoint,
     save_checkpoint,
 )
+from artgen_desktop.engine.errors import ModelFileError
 from artgen_desktop.engine.model import KernelPrior
-from trainer.data import load_tones, scan_folder
+from trainer.data import load_tones, refuse_empty, scan_folder
+from trainer.errors import TrainerError, TrainingDiverged
+from trainer.events import CheckpointEvent, DoneEvent, Pacer, ProgressEvent, SampleEvent, to_line
+from trainer.losses import (
+    EDGE_WEIGHT,
+    PatchDiscriminator,
+    adaptive_weight,
+    discriminator_loss,
+    generator_loss,
+    reconstruction_loss,
+)
 from trainer.sheets import contact_sheet
 from trainer.state import load_state, peek_run, save_state
 from trainer.threads import ThreadTuner
@@ -60,6 +72,7 @@ STAGE_SHARE = {"autoencoder": 0.8, "prior": 0.2}  # of the time budget, with the
 LATENT_NOISE = 0.2  # training noise on latents, relative to their per-dimension spread in the batch
 CAPTION_GRAD_TO_ENCODER = 0.1
 KERNEL_PRIOR_STEPS = 8
+ADV_WEIGHT_EVERY = 16
 
 
 def parse_duration(text: str) -> float:
@@ -120,17 +133,25 @@ class Trainer:
     # ---- data --------------------------------------------------------------------------------
     def _prepare_data(self):
         a = self.args
-        scan = scan_folder(a.dataset)
+        try:
+            scan = scan_folder(a.dataset)
+        except NotADirectoryError as e:
+            raise TrainerError(str(e)) from None
         if not scan.items:
-            raise SystemExit(f"trainer: no usable images in {a.dataset} ({len(scan.skipped)} skipped)")
+            raise refuse_empty(scan, self.run_dir / "report.json")
         init_cfg = None
         if a.init:
-            self.init_model, self.init_tok, init_info = load_checkpoint(a.init)
+            try:
+                self.init_model, self.init_tok, init_info = load_checkpoint(a.init)
+            except ModelFileError as e:
+                raise TrainerError(f"--init {e}") from None
             init_cfg = init_info.config
             self.init_summary = init_info.summary  # kept in the new model's summary: its whole history
         size = init_cfg.image_size if init_cfg else ModelConfig.preset(a.preset).image_size
         items = scan.items
         tones = load_tones(items, size, cache_dir=a.tone_cache, workers=2, skipped=scan.skipped)
+        if not items:  # every image failed to load after the scan
+            raise refuse_empty(scan, self.run_dir / "report.json")
         self.scan = scan
         train_idx = [i for i, it in enumerate(items) if it.split == "train"] or list(range(len(items)))
         self.val_idx = [i for i, it in enumerate(items) if it.split == "val"]
@@ -168,9 +189,7 @@ class Trainer:
         elif a.init and self.init_model.cfg.prior_bank:  # an MLP prior from a kernel model: the MLP's steps
             prior["prior_steps"] = ModelConfig().prior_steps
         if a.init:
-            cfg = self.init_model.cfg
-            cfg = ModelConfig(**{**json.loads(cfg.to_json()), "channels": cfg.channels,
-                                 "vocab_size": len(self.tokenizer), **prior})
+            cfg = dataclasses.replace(self.init_model.cfg, vocab_size=len(self.tokenizer), **prior)
             model = ArtGenModel(cfg)
             sd = self.init_model.state_dict()
             if cfg.prior_bank or self.init_model.cfg.prior_bank:  # a kernel prior is refitted, never carried over
@@ -187,7 +206,8 @@ class Trainer:
                                  f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
         else:
             torch.manual_seed(a.seed)
-            cfg = ModelConfig.preset(a.preset, vocab_size=len(self.tokenizer), **prior)
+            widths = {"decoder_channels": a.decoder_channels} if a.decoder_channels else {}
+            cfg = ModelConfig.preset(a.preset, vocab_size=len(self.tokenizer), **prior, **widths)
             model = ArtGenModel(cfg)
         model.captioner.head.weight = model.captioner.tok_emb.weight
         self.cfg = cfg
@@ -201,6 +221,14 @@ class Trainer:
         self.opt_ae = torch.optim.AdamW(ae_params, lr=a.lr, weight_decay=0.01, betas=(0.9, 0.99))
         self.kernel_prior = isinstance(self.model.prior, KernelPrior)
         self.optimizers = {"ae": self.opt_ae}
+        # the adversarial edge critic: trained beside the decoder, never saved in the model file
+        self.disc, self._adv_w = None, None
+        if a.adv_weight > 0 and not (a.init and a.finetune == "captions-prior"):
+            torch.manual_seed(a.seed + 1)
+            self.disc = PatchDiscriminator().to(self.device)
+            self.optimizers["disc"] = self.opt_disc = torch.optim.AdamW(
+                self.disc.parameters(), lr=a.lr * 0.5, weight_decay=0.0, betas=(0.5, 0.9))
+            self.ddp_disc = nn.parallel.DistributedDataParallel(self.disc) if self.dist.world > 1 else self.disc
         if not self.kernel_prior:
             self.optimizers["prior"] = self.opt_prior = torch.optim.AdamW(
                 self.model.prior.parameters(), lr=a.prior_lr, weight_decay=0.0)
@@ -216,23 +244,22 @@ class Trainer:
 
     # ---- checkpoints -------------------------------------------------------------------------
     def _modules(self):
-        return {"model": self.model, "prior_ema": self.prior_ema}
+        return {"model": self.model, "prior_ema": self.prior_ema, **({"disc": self.disc} if self.disc else {})}
 
     def save(self):
         if self.dist.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             run = {**self.run, "vocab": self.tokenizer.words, "config": self.cfg.to_json()}
             save_state(self.state_path, self._modules(), self.optimizers, run)
-            self.emit({"event": "checkpoint", "path": str(self.state_path), "stage": self.run["stage"],
-                       "step": self.run["step"]})
+            self.emit(CheckpointEvent(str(self.state_path), self.run["stage"], self.run["step"]))
 
     def resume(self) -> bool:
         if not self.state_path.exists():
             return False
-        saved = peek_run(self.state_path)
+        saved = peek_run(self.state_path)  # CheckpointError (named, with how to start over) if damaged
         if saved["vocab"] != self.tokenizer.words or saved["config"] != self.cfg.to_json():
-            raise SystemExit(f"trainer: {self.state_path} belongs to another dataset or config; "
-                             "use another --run-dir or delete it")
+            raise TrainerError(f"{self.state_path} belongs to another dataset or config; "
+                               "use another --run-dir or delete it")
         self.run = load_state(self.state_path, self._modules(), self.optimizers)
         self.run.pop("vocab", None)
         self.run.pop("config", None)
@@ -241,9 +268,9 @@ class Trainer:
         return True
 
     # ---- output ------------------------------------------------------------------------------
-    def emit(self, event: dict):
+    def emit(self, event):
         if self.dist.main and self.args.progress_json:
-            print(json.dumps(event), flush=True)
+            print(to_line(event), flush=True)
 
     def sample_grid(self, name: str):
         if not self.dist.main:
@@ -254,7 +281,7 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         contact_sheet([r.image for r in results], [f"{r.seed}: {r.caption}" for r in results],
                       cols=8, cell=128).save(path)
-        self.emit({"event": "sample", "path": str(path), "stage": name})
+        self.emit(SampleEvent(str(path), name))
         self.model.train()
 
     def engine(self) -> Engine:
@@ -297,6 +324,7 @@ class Trainer:
         bar = tqdm(total=total, initial=self.run["step"], desc=stage, unit="step", file=sys.stderr,
                    disable=not self.dist.main or self.args.quiet, dynamic_ncols=True)
         losses: dict[str, float] = {}
+        pace = Pacer()  # the first step's line at once, then at least one a second: short runs show progress too
         while True:
             elapsed = time.time() - t0
             done = self.run["step"] >= steps or elapsed >= seconds
@@ -304,6 +332,12 @@ class Trainer:
                 break
             t_step = time.perf_counter()
             step_losses = step_fn(self.run["step"], steps, seconds, elapsed)
+            # a NaN loss means the step just taken left NaN weights: stop before anything saves them
+            bad = sorted(k for k, v in step_losses.items() if not math.isfinite(v))
+            if self.dist.any(bool(bad), self.device):
+                bar.close()
+                raise TrainingDiverged(f"the {stage} loss{' (' + ', '.join(bad) + ')' if bad else ''} became "
+                                       f"NaN or infinite at step {self.run['step'] + 1}", self.state_path)
             if tuner:
                 tuner.observe(time.perf_counter() - t_step)
             for k, v in step_losses.items():
@@ -311,13 +345,12 @@ class Trainer:
             self.run["step"] += 1
             self.run["elapsed"][stage] = time.time() - t0
             bar.update(1)
-            if self.run["step"] % 20 == 0:
+            if self.run["step"] % 20 == 0 or pace.due():
                 remaining = min(seconds - elapsed, (steps - self.run["step"]) * (elapsed / max(self.run["step"], 1)))
                 bar.set_postfix({k: f"{v:.4f}" for k, v in losses.items()})
-                self.emit({"event": "progress", "stage": stage, "step": self.run["step"],
-                           "steps": steps if steps < 10**12 else None,
-                           "loss": round(sum(losses.values()), 5), "losses": losses,
-                           "eta_s": round(max(remaining, 0), 1)})
+                self.emit(ProgressEvent(stage, self.run["step"], steps if steps < 10**12 else None,
+                                        round(sum(losses.values()), 5), dict(losses), round(max(remaining, 0), 1),
+                                        round(self.run["elapsed"][stage], 1)))
             if time.time() - last_ckpt > self.args.checkpoint_every:
                 self.run["losses"][stage] = losses
                 self.save()
@@ -344,7 +377,7 @@ class Trainer:
                 g["lr"] = lr
             with autocast(self.device, self.precision):
                 recon, logits = self.ddp_ae(x, tokens)
-            rec = F.l1_loss(recon.float(), x) + F.mse_loss(recon.float(), x)
+            rec = reconstruction_loss(recon, x, a.edge_weight)
             target = tokens[:, 1:]
             mask = (target != pad) & has_cap[:, None]
             if mask.any():
@@ -352,11 +385,33 @@ class Trainer:
             else:
                 cap = logits.float().sum() * 0.0  # keeps DDP's gradient buckets in step
             loss = rec + a.caption_weight * cap
+            # ranks decide together: one switching the critic on alone would mismatch DDP's collectives
+            adv_on = self.disc is not None and self.dist.any(
+                adversarial_started(a.adv_start, i, steps, elapsed, seconds), self.device)
+            losses = {}
+            if adv_on:
+                self.disc.requires_grad_(False)
+                with autocast(self.device, self.precision):
+                    g_adv = generator_loss(self.ddp_disc(recon).float())
+                # the adaptive weight needs extra autograd passes (DDP's reducer allows none): refreshed
+                # every ADV_WEIGHT_EVERY steps, it drifts slowly
+                if self.dist.world == 1 and (self._adv_w is None or i % ADV_WEIGHT_EVERY == 0):
+                    self._adv_w = adaptive_weight(rec, g_adv, self.model.decoder.conv[-1].weight)
+                loss = loss + a.adv_weight * (self._adv_w if self._adv_w is not None else 1.0) * g_adv
+                losses["adv"] = g_adv.item()
             self.opt_ae.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
             self.opt_ae.step()
-            return {"rec": rec.item(), "cap": cap.item()}
+            if adv_on:
+                self.disc.requires_grad_(True)
+                with autocast(self.device, self.precision):
+                    d_loss = discriminator_loss(self.ddp_disc(x).float(), self.ddp_disc(recon.detach()).float())
+                self.opt_disc.zero_grad(set_to_none=True)
+                d_loss.backward()
+                self.opt_disc.step()
+                losses["disc"] = d_loss.item()
+            return {"rec": rec.item(), "cap": cap.item(), **losses}
 
         return step
 
@@ -490,6 +545,13 @@ class StageOne(nn.Module):
         return recon, logits
 
 
+def adversarial_started(start: float, step: int, steps: int, elapsed: float, seconds: float) -> bool:
+    """The critic joins once the stage is `start` of the way through (by steps or time, whichever is
+    further): a critic facing a decoder that cannot yet draw teaches it nothing but noise."""
+    progress = max(step / steps if steps < 10**12 else 0.0, elapsed / seconds if math.isfinite(seconds) else 0.0)
+    return progress >= start
+
+
 def kept_count(n: int, keep: float) -> int:
     return max(1, round(n * keep))
 
@@ -526,6 +588,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prior-bandwidth", type=float, default=0.3,
                    help="kernel prior: how far seeds stray from the stored latents (normalised units)")
     p.add_argument("--caption-weight", type=float, default=0.5)
+    p.add_argument("--edge-weight", type=float, default=EDGE_WEIGHT,
+                   help="weight of the edge (image-gradient) term of the reconstruction loss; 0 = L1+MSE only")
+    p.add_argument("--adv-weight", type=float, default=0.1,
+                   help="weight of the adversarial patch loss (sharper edges); 0 = off")
+    p.add_argument("--adv-start", type=float, default=0.25,
+                   help="share of the autoencoder stage after which the adversarial loss starts (0-1)")
+    p.add_argument("--decoder-channels", type=lambda t: tuple(int(v) for v in t.split(",")),
+                   help="image decoder widths, e.g. 32,64,128 (default: the preset's encoder widths)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
@@ -538,6 +608,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress-json", action="store_true", help="one JSON event per line on stdout (for the app)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def _refused(e: TrainerError, d: Dist, world: int, progress_json: bool) -> int:
+    """One line for a problem the user can act on (no traceback), an error event for the app, and the exit
+    code."""
+    from trainer.events import ErrorEvent
+    if d.main and progress_json:
+        print(to_line(ErrorEvent(str(e))), flush=True)
+    print(f"trainer: error: {e}" if d.main else f"trainer (rank {d.rank}): error: {e}", file=sys.stderr)
+    _leave_group(world, together=False)  # (another rank may not be here to wait for)
+    return e.exit_code
+
+
+def _leave_group(world: int, together: bool = True) -> None:
+    """Destroys the process group on every way out. A process that exits with the group alive leaves gloo's
+    threads holding tensors while the interpreter shuts down, which can abort it (SIGABRT); and a rank that
+    left the moment its last collective returned (rank 1, while rank 0 wrote the model) closed its
+    connections under a peer that still had the group open. So ranks wait for each other, then destroy."""
+    if world > 1 and dist.is_initialized():
+        if together:
+            dist.barrier()
+        dist.destroy_process_group()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -569,9 +661,15 @@ def main(argv: list[str] | None = None) -> int:
         args.adapt_threads = False
     out = Path(args.out)
     args.run_dir = args.run_dir or str(out.with_suffix("")) + ".run"
-    trainer = Trainer(args, d)
-    if args.resume and not trainer.resume() and d.main:
-        log.info("no checkpoint in %s; starting fresh", args.run_dir)
+    try:
+        trainer = Trainer(args, d)
+        if args.resume and not trainer.resume() and d.main:
+            log.info("no checkpoint in %s; starting fresh", args.run_dir)
+    except TrainerError as e:
+        return _refused(e, d, world, args.progress_json)
+    except BaseException:
+        _leave_group(world, together=False)
+        raise
     if d.main:
         log.info("%d images (%d train, %d val), vocabulary %d, %s params, device %s, %s",
                  len(trainer.items), len(trainer.train_idx), len(trainer.val_idx), len(trainer.tokenizer),
@@ -583,23 +681,29 @@ def main(argv: list[str] | None = None) -> int:
     old_int = signal.signal(signal.SIGINT, on_signal)
     try:
         trainer.fit()
+    except TrainerError as e:
+        return _refused(e, d, world, args.progress_json)
+    except BaseException:
+        _leave_group(world, together=False)
+        raise
     finally:
         signal.signal(signal.SIGTERM, old_term)
         signal.signal(signal.SIGINT, old_int)
     if trainer.stop_requested:
-        trainer.save()
+        try:
+            trainer.save()
+        except TrainerError as e:  # NaN weights are not saved over the last good checkpoint
+            return _refused(e, d, world, args.progress_json)
         if d.main:
             print(f"trainer: stopped; checkpoint saved in {trainer.state_path} (continue with --resume)",
                   file=sys.stderr)
-        if world > 1:
-            dist.destroy_process_group()
+        _leave_group(world)
         return 130
     if d.main:
         trainer.write_model(out, torch.float16 if args.half else torch.float32)
         (Path(args.run_dir) / "report.json").write_text(json.dumps(
             {"summary": trainer.summary(), "dataset": trainer.scan.report()}, indent=2))
-        trainer.emit({"event": "done", "model": str(out)})
+        trainer.emit(DoneEvent(str(out)))
         log.info("wrote %s", out)
-    if world > 1:
-        dist.destroy_process_group()
+    _leave_group(world)
     return 0
