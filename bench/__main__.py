@@ -1,10 +1,16 @@
 """`python -m bench`: every figure of DESIGN §8 / issue 6, printed and written to bench/results/<name>.json.
 
-    python -m bench [--model FILE] [--only throughput,latency,...] [--out DIR] [--quick]
+    python -m bench [--model FILE] [--only throughput,latency,...] [--out DIR] [--quick] [--device cpu|cuda|auto]
 
 --model defaults to the bundled model (resources/models/default.safetensors). --quick is a smoke run of
 a few seconds (a tiny untrained model unless --model is given; its numbers mean nothing) that writes the
 same files, into a temporary folder unless --out is given.
+
+--device cuda (or auto on a machine with a CUDA GPU) runs the throughput, latency, interpolation and
+training figures with the engine and the training step on the GPU, and by default only those (and the
+model size); their results go to bench/results/cuda/ unless --out is given, so the CPU figures stay.
+Figures named in --only that have no GPU path (gui, cold_start, memory, breakdown) still run on the CPU,
+and each result's machine description says which device it ran on.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from pathlib import Path
 from .common import RESULTS, Options, say
 
 FIGURES = ("gui", "cold_start", "memory", "model", "latency", "interpolation", "breakdown", "training", "throughput")
+# the figures that run on --device; the others time the app's own processes, which use the CPU
+DEVICE_FIGURES = ("latency", "interpolation", "training", "throughput")
 
 
 def _tiny_model(folder: Path) -> Path:
@@ -42,12 +50,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for the JSON results (default: bench/results, or a temp folder with --quick)")
     p.add_argument("--quick", action="store_true", help="smoke run: seconds, tiny sizes, meaningless numbers")
     p.add_argument("--pairs", type=int, help="pairs per throughput configuration (default 384; the prototype 64)")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
+                   help=f"where {', '.join(DEVICE_FIGURES)} run (default cpu; auto: cuda when there is a GPU)")
     return p
+
+
+def resolve_device(asked: str) -> str | None:
+    """"cpu" or "cuda"; None when cuda was asked for and torch sees no CUDA GPU."""
+    import torch
+    if asked == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if asked == "cuda" and not torch.cuda.is_available():
+        return None
+    return asked
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    only = [f.strip() for f in args.only.split(",")] if args.only else list(FIGURES)
+    device = resolve_device(args.device)
+    if device is None:
+        import torch
+        print(f"bench: error: --device cuda but torch {torch.__version__} sees no CUDA GPU "
+              f"(built for CUDA {torch.version.cuda or 'none'}); use --device cpu", file=sys.stderr)
+        return 2
+    default_figures = FIGURES if device == "cpu" else ("model", *DEVICE_FIGURES)
+    only = [f.strip() for f in args.only.split(",")] if args.only else list(default_figures)
     unknown = set(only) - set(FIGURES)
     if unknown:
         print(f"bench: error: unknown figure(s) {', '.join(sorted(unknown))}", file=sys.stderr)
@@ -64,15 +91,18 @@ def main(argv: list[str] | None = None) -> int:
         if not model.is_file():
             print(f"bench: error: no model file at {model}; pass --model FILE", file=sys.stderr)
             return 2
-        out = Path(args.out) if args.out else (work / "results" if args.quick else RESULTS)
-        opts = Options(model=model, out=out.resolve(), quick=args.quick, workdir=work, pairs=args.pairs)
+        results = RESULTS if device == "cpu" else RESULTS / device
+        out = Path(args.out) if args.out else (work / "results" if args.quick else results)
+        opts = Options(model=model, out=out.resolve(), quick=args.quick, workdir=work, pairs=args.pairs,
+                       device=device)
         if args.quick:
             import torch
             torch.set_num_threads(1)  # a smoke run checks that everything runs, on whatever else the cores do
         from .common import machine
-        m = machine()
+        m = machine(device)
         say(f"bench: {m['cpu']}, {m['usable_cores']} cores ({', '.join(m['simd'])}), torch {m['torch']} "
-            f"({m['torch_threads']} threads), load average {m['load_average_at_start']}; model {model}")
+            f"({m['torch_threads']} threads), load average {m['load_average_at_start']}; device {m['device']}; "
+            f"model {model}")
         started = time.monotonic()
         from . import latency, startup, throughput, training
         in_process = {

@@ -24,6 +24,7 @@ class Options:
     quick: bool = False
     workdir: Path = Path(".")
     pairs: int | None = None  # pairs per throughput configuration (None: the default for the mode)
+    device: str = "cpu"  # where the engine and the training step run: "cpu" or "cuda" (--device)
     notes: dict = field(default_factory=dict)
 
 
@@ -70,8 +71,17 @@ def git_commit() -> str | None:
         return None
 
 
-def machine() -> dict:
-    """The machine a figure came from: enough to tell whether two figures are comparable."""
+def device_description(device: str) -> str:
+    """"cpu", or "cuda (<GPU name>)": part of the machine description, as CPU and GPU figures do not compare."""
+    if device == "cpu":
+        return "cpu"
+    import torch
+    return f"cuda ({torch.cuda.get_device_name(0)})"
+
+
+def machine(device: str = "cpu") -> dict:
+    """The machine a figure came from: enough to tell whether two figures are comparable.
+    `device`: where the figure ran (the GUI and start-up figures always run on the CPU)."""
     import numpy as np
     import PIL
     import torch
@@ -88,6 +98,7 @@ def machine() -> dict:
         "simd": sorted(f for f in flags if f in {"avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}),
         "memory_gib": memory_gib(),
         "gpu": gpu,
+        "device": device_description(device),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -148,11 +159,13 @@ class CpuWatch:
         return round(max(other, 0.0) / wall, 2)
 
 
-def write_result(opts: Options, name: str, figures: dict, targets: dict | None = None) -> Path:
-    """bench/results/<name>.json (or --out): the figures, the targets they answer, the machine, the model."""
+def write_result(opts: Options, name: str, figures: dict, targets: dict | None = None,
+                 device: str = "cpu") -> Path:
+    """bench/results/<name>.json (or --out): the figures, the targets they answer, the machine, the model.
+    `device`: where this figure ran (opts.device for the figures that honour --device)."""
     opts.out.mkdir(parents=True, exist_ok=True)
     doc = {"name": name, "quick": opts.quick, "figures": figures, "targets": targets or {},
-           "model": model_description(opts.model), "machine": machine(), **opts.notes}
+           "model": model_description(opts.model), "machine": machine(device), **opts.notes}
     path = opts.out / f"{name}.json"
     tmp = path.with_suffix(".json.part")
     tmp.write_text(json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -90,14 +90,15 @@ class PrototypeCaptioner(nn.Module):
 
 
 class Prototype(nn.Module):
-    def __init__(self, cfg: ProtoConfig = ProtoConfig(), seed: int = 0):
+    def __init__(self, cfg: ProtoConfig = ProtoConfig(), seed: int = 0, device: str = "cpu"):
         super().__init__()
         torch.manual_seed(seed)
         self.cfg = cfg
         self.decoder = PrototypeDecoder(cfg)
         self.captioner = PrototypeCaptioner(cfg)
         self.words = ["<eos>"] + [f"word{i}" for i in range(1, cfg.vocab)]
-        self.eval()
+        self.device = torch.device(device)  # bench --device: compared on the device ours runs on
+        self.eval().to(self.device)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -105,9 +106,10 @@ class Prototype(nn.Module):
     @torch.no_grad()
     def generate(self, seeds: Sequence[int], temperature: float = 0.7) -> list[ProtoResult]:
         z = torch.stack([torch.randn(self.cfg.latent_dim, generator=torch.Generator().manual_seed(s)) for s in seeds])
-        rgb = ((self.decoder(z) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        z = z.to(self.device)
+        rgb = ((self.decoder(z) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         logits = self.captioner(z).float() / max(temperature, 1e-4)
-        probs = torch.softmax(logits, dim=-1).flatten(0, 1)
+        probs = torch.softmax(logits, dim=-1).flatten(0, 1).cpu()  # sampled with a CPU generator
         gen = torch.Generator().manual_seed(int(seeds[0]))
         ids = torch.multinomial(probs, 1, generator=gen).view(len(seeds), -1).tolist()
         out = []

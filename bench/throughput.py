@@ -6,7 +6,8 @@ the engine's ExportWriter into its own folder. Inside a worker the main thread g
 thread encodes and writes the batch before (PNG encoding, zlib and fsync release the GIL, so the two
 overlap). Workers load their model and run one warm-up batch first; the clock runs from the moment all
 of them start the measured seeds to the moment the last has flushed its metadata. The cores are split
-between the workers (torch threads = cores / workers).
+between the workers (torch threads = cores / workers). With --device cuda every worker runs its engine
+(and the prototype architecture) on the GPU; rendering, PNG encoding and writing stay on the CPU.
 
 Workers are started once and kept for every configuration: the model loads once per worker.
 """
@@ -64,14 +65,14 @@ def _write_batches(batches, folder: Path, files_at_once: int = FILES_AT_ONCE) ->
     return count[0]
 
 
-def _worker_main(conn, model_path: str, proto_cfg: dict | None) -> None:
+def _worker_main(conn, model_path: str, proto_cfg: dict | None, device: str = "cpu") -> None:
     import torch
 
     from artgen_desktop.engine import Engine, Settings
 
     from .prototype import ProtoConfig, Prototype
     torch.set_num_threads(1)
-    engine = Engine.load(model_path, device="cpu")
+    engine = Engine.load(model_path, device=device)
     prototype = None
     conn.send("loaded")
     while (task := conn.recv()) is not None:
@@ -87,7 +88,7 @@ def _worker_main(conn, model_path: str, proto_cfg: dict | None) -> None:
                     cfg = dict(proto_cfg or {})
                     if "channels" in cfg:
                         cfg["channels"] = tuple(cfg["channels"])
-                    prototype = Prototype(ProtoConfig(**cfg))
+                    prototype = Prototype(ProtoConfig(**cfg), device=device)
                 gen = prototype.iter_generate
             scratch = Path(task["out"]).with_name(Path(task["out"]).name + "-warmup")
             _write_batches(gen(task["warm_seeds"], task["batch"]), scratch)
@@ -103,12 +104,13 @@ def _worker_main(conn, model_path: str, proto_cfg: dict | None) -> None:
 
 
 class WorkerPool:
-    def __init__(self, n: int, model: Path, proto_cfg: dict | None):
+    def __init__(self, n: int, model: Path, proto_cfg: dict | None, device: str = "cpu"):
         ctx = mp.get_context("spawn")
         self.conns, self.procs = [], []
         for _ in range(n):
             parent, child = ctx.Pipe()
-            p = ctx.Process(target=_worker_main, args=(child, str(model), proto_cfg), daemon=True)
+            p = ctx.Process(target=_worker_main, args=(child, str(model), proto_cfg, device),
+                               daemon=True)
             p.start()
             self.conns.append(parent)
             self.procs.append(p)
@@ -169,7 +171,8 @@ class WorkerPool:
 def start_workers(opts: Options) -> WorkerPool:
     """Starts the worker processes (they load in the background until the first configuration runs)."""
     from .prototype import ProtoConfig
-    return WorkerPool(max(WORKERS), opts.model, asdict(ProtoConfig.quick() if opts.quick else ProtoConfig()))
+    return WorkerPool(max(WORKERS), opts.model, asdict(ProtoConfig.quick() if opts.quick else ProtoConfig()),
+                      opts.device)
 
 
 def run(opts: Options, pool: WorkerPool | None = None) -> dict:
@@ -202,7 +205,7 @@ def run(opts: Options, pool: WorkerPool | None = None) -> dict:
             for r, p in zip(rows["ours"], rows["prototype"])}
     ratio = best["ours"]["pairs_per_s"] / best["prototype"]["pairs_per_s"]
     figures = {
-        "size_px": 512 if not opts.quick else None,
+        "size_px": 512 if not opts.quick else None, "device": opts.device,
         "ours": rows["ours"], "prototype": rows["prototype"], "ours_one_worker_all_threads": extra,
         "best_ours": best["ours"], "best_prototype": best["prototype"],
         "ratio_best_vs_best": round(ratio, 1), "ratio_same_configuration": same,
@@ -218,5 +221,5 @@ def run(opts: Options, pool: WorkerPool | None = None) -> dict:
     say(f"throughput: best {best['ours']['pairs_per_s']:.1f} pairs/s (batch {best['ours']['batch']}, "
         f"{best['ours']['workers']} workers); prototype architecture {best['prototype']['pairs_per_s']:.2f} "
         f"pairs/s; ratio {ratio:.1f}x")
-    write_result(opts, "throughput", figures, targets)
+    write_result(opts, "throughput", figures, targets, opts.device)
     return figures

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+import torch
+
+no_cuda = not torch.cuda.is_available()
+
 
 def _number(doc: dict, *path: str) -> float:
     for key in path:
@@ -20,6 +25,7 @@ def test_quick_bench_writes_every_figure_as_json(tmp_path):
     for name, doc in docs.items():
         assert doc["name"] == name and doc["quick"] is True
         assert doc["machine"]["cpu"] and doc["machine"]["torch"] and _number(doc, "machine", "usable_cores") >= 1
+        assert doc["machine"]["device"] == "cpu"  # the default stays the CPU
         assert _number(doc, "model", "bytes") > 0
         for t in doc["targets"].values():
             assert isinstance(t["met"], bool) and t["target"]
@@ -37,6 +43,30 @@ def test_quick_bench_writes_every_figure_as_json(tmp_path):
     rows = docs["throughput"]["figures"]["ours"]
     assert {(r["batch"], r["workers"]) for r in rows} == {(b, w) for b in (1, 4) for w in (1, 2)}
     assert all(r["pairs"] == 8 and r["other_processes_cores"] >= 0 for r in rows)
+
+
+@pytest.mark.skipif(not no_cuda, reason="this machine has a CUDA GPU")
+def test_device_cuda_without_a_gpu_is_one_clear_error(tmp_path, capsys):
+    from bench.__main__ import main, resolve_device
+    assert main(["--quick", "--device", "cuda", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("bench: error: --device cuda") and "no CUDA GPU" in err[0], err
+    assert not list(tmp_path.iterdir())  # nothing ran
+    assert resolve_device("auto") == "cpu"
+
+
+@pytest.mark.skipif(no_cuda, reason="needs a CUDA GPU")
+def test_quick_bench_on_cuda_writes_the_device_figures(tmp_path):
+    from bench.__main__ import DEVICE_FIGURES, main
+    assert main(["--quick", "--device", "cuda", "--out", str(tmp_path)]) == 0
+    docs = {p.stem: json.loads(p.read_text()) for p in tmp_path.glob("*.json")}
+    assert set(docs) == {"model", *DEVICE_FIGURES}, sorted(docs)
+    for name in DEVICE_FIGURES:
+        assert docs[name]["machine"]["device"].startswith("cuda ("), docs[name]["machine"]
+        assert docs[name]["figures"]["device"] == "cuda"
+    assert docs["training"]["figures"]["auto_precision"] == "bf16"
+    assert _number(docs["training"]["figures"], "bf16", "images_per_s") > 0
+    assert _number(docs["throughput"]["figures"], "best_ours", "pairs_per_s") > 0
 
 
 def test_fast_cpu_renderer_draws_what_the_reference_draws():
