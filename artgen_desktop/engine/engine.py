@@ -24,7 +24,7 @@ from .model import ArtGenModel
 from .params import GENERATION, PARAMS
 from .render import EngraveStyle, engrave
 from .sampling import caption_generators, check_seed, interpolation_times, sample_tokens, seed_noise
-from .tokenizer import Tokenizer
+from .tokenizer import Tokenizer, split_words
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,29 @@ class Engine:
             prev = nxt
             logits, cache = cap.step(nxt, pos + 1, cache)
         return [tok.decode(row) for row in out.tolist()]
+
+    def score_text(self, z, words: str, batch_size: int = 256) -> np.ndarray:
+        """How well `words` fit each latent z (B, latent_dim; numpy or tensor) as the start of its caption:
+        the caption decoder's mean log-probability per token of the words, teacher forced after BOS. A plain
+        numpy array (B,), higher fits better. Used by the seed atlas's word search (engine/atlas.py)."""
+        tok = self.tokenizer
+        ids = [tok.index.get(w, tok.unk) for w in split_words(words)][: self.model.cfg.max_caption_tokens - 1]
+        if not ids:
+            raise ArtGenError("no words to score")
+        seq = torch.tensor([tok.bos] + ids, device=self.device)
+        z = z if isinstance(z, torch.Tensor) else torch.from_numpy(np.asarray(z, dtype=np.float32))
+        out = []
+        # with grad mode on, model.py's Linear runs one GEMM rather than blocks of 8 rows (batch invariance
+        # is not needed to rank candidates, and the blocks cost ~3x); nothing here asks for gradients
+        with torch.enable_grad():
+            for i in range(0, z.shape[0], batch_size):
+                zb = z[i:i + batch_size].to(self.device, torch.float32)
+                tokens = seq.expand(zb.shape[0], -1)
+                # logits[:, j] predicts seq[j + 1]; the last position (after the final word) is not needed
+                logp = torch.log_softmax(self.model.captioner(zb, tokens)[:, :-1].float(), dim=-1)
+                lp = logp.gather(2, tokens[:, 1:, None])[..., 0]
+                out.append(lp.mean(1).detach().cpu())
+        return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
 
     @torch.no_grad()
     def _make(self, labels_seeds: Sequence[tuple[str, int]], z: torch.Tensor, settings: Settings) -> list[Result]:

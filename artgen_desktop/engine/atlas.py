@@ -1,0 +1,490 @@
+"""The seed atlas: every seed's latent and greedy caption for one model, searchable by words and likeness.
+
+    atlas = Atlas.for_engine(engine)                 # <user cache>/atlas/<model hash>.sqlite
+    for p in iter_build(engine, atlas, range(100_000)): ...   # resumable: done seeds are skipped
+    hits = search_words(engine, atlas, "a red flower")     # [Hit(seed, caption, score)]
+    hits = search_like(atlas, atlas.latent_of(42) ...)      # or like_seed(engine, atlas, 42)
+
+One SQLite file per model (WAL: searchable while a build writes to it). A row holds the seed, its latent
+(int8 with a per-seed scale: 260 bytes, so 100,000 seeds stay under 60 MB) and its caption at
+temperature 0; an FTS5 index over the captions finds words (LIKE where this SQLite lacks FTS5). The
+latents are made at variety 1.0 (Settings' default), the caption greedily, whatever the app's sliders say.
+The model's hash is stored: an atlas is never used for another model. A damaged or foreign-schema file
+is deleted and made again, and `Atlas.notice` says so.
+
+No Qt here; what leaves this module is plain Python and numpy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ArtGenError
+from .tokenizer import SPECIALS, split_words
+
+SCHEMA = "1"
+QUANT = "int8"  # a float32 scale, then latent_dim int8 values (float16 would make 100,000 seeds ~65 MB)
+ATLAS_VARIETY = 1.0
+DEFAULT_SEEDS = range(100_000)
+BUILD_BATCH = 64  # seeds per engine call and per commit (64 measured fastest per seed on one core)
+# words too common to find anything by; they still count in the decoder's score
+STOP_WORDS = frozenset("a an the of with on in and at to its his her their is are by for from".split())
+CAPTION_BONUS = 1.0  # nats per token added to the decoder's score where the caption holds every query word
+LIKE_CHUNK = 16384  # rows per float32 product in likeness search (the cache is float16)
+
+
+class AtlasError(ArtGenError):
+    """An atlas that cannot be used (another model's, an unwritable folder); the message says which."""
+
+
+class UnknownWordsError(ArtGenError):
+    def __init__(self, unknown: dict[str, list[str]]):
+        self.unknown = unknown  # word -> close known words
+        parts = []
+        for word, close in unknown.items():
+            parts.append(f"“{word}” (did you mean {', '.join(close)}?)" if close else f"“{word}” (no close word)")
+        verb = "does" if len(unknown) == 1 else "do"
+        super().__init__(f"the model's vocabulary {verb} not know {'; '.join(parts)}")
+
+
+@dataclass(frozen=True)
+class Hit:
+    seed: int
+    caption: str
+    score: float  # words: mean log-probability per token (+ CAPTION_BONUS); likeness: cosine similarity
+
+
+@dataclass(frozen=True)
+class BuildProgress:
+    done: int
+    total: int
+
+
+def atlas_dir() -> Path:
+    """ARTGEN_CACHE_DIR overrides the cache folder (tests, portable installs)."""
+    override = os.environ.get("ARTGEN_CACHE_DIR")
+    if override:
+        return Path(override) / "atlas"
+    from platformdirs import user_cache_dir
+    return Path(user_cache_dir("artgen-desktop", appauthor=False)) / "atlas"
+
+
+def default_path(model_hash: str) -> Path:
+    return atlas_dir() / f"{model_hash}.sqlite"
+
+
+def has_fts5() -> bool:
+    try:
+        con = sqlite3.connect(":memory:")
+        try:
+            con.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
+        finally:
+            con.close()
+        return True
+    except sqlite3.OperationalError:
+        return False
+
+
+def encode_latents(z: np.ndarray) -> list[bytes]:
+    """(B, D) float -> one blob per row: float32 scale + D int8 (round(z / scale), |q| <= 127)."""
+    z = np.asarray(z, dtype=np.float32)
+    scale = np.abs(z).max(axis=1) / 127
+    scale[scale == 0] = 1.0
+    q = np.clip(np.rint(z / scale[:, None]), -127, 127).astype(np.int8)
+    return [s.astype("<f4").tobytes() + row.tobytes() for s, row in zip(scale, q)]
+
+
+def decode_latents(blob: bytes, dim: int) -> np.ndarray:
+    """Concatenated blobs -> (N, dim) float32."""
+    raw = np.frombuffer(blob, dtype=np.uint8).reshape(-1, 4 + dim)
+    scale = raw[:, :4].copy().view("<f4")[:, 0]
+    return raw[:, 4:].view(np.int8).astype(np.float32) * scale[:, None]
+
+
+def _remove_db(path: Path) -> None:
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
+class Atlas:
+    """One model's atlas file. Not thread-safe: use it from one thread (the app's engine thread)."""
+
+    def __init__(self, path: str | Path, model_hash: str, latent_dim: int, model_name: str = "",
+                 check: bool = True):
+        self.path = Path(path)
+        self.model_hash = model_hash
+        self.latent_dim = latent_dim
+        self.notice = ""  # set when a damaged file was replaced: a message for a person
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise AtlasError(f"cannot make the atlas folder {self.path.parent}: {e.strerror or e}") from None
+        problem = self._open(check)
+        if problem:
+            self.notice = f"The seed atlas {self.path.name} was damaged ({problem}); it is being made again."
+            with contextlib.suppress(Exception):
+                self.con.close()
+            _remove_db(self.path)
+            if self._open(False):  # (a fresh file cannot be damaged; if it is, say so rather than loop)
+                raise AtlasError(f"cannot create the atlas {self.path}")
+        self._create(model_name)
+        self._cache: tuple | None = None  # (data_version, seeds, latents int8-dequantised float32, captions)
+        self._unit: np.ndarray | None = None  # centred, normalised float16 latents for likeness
+        self._dirty = True
+
+    @classmethod
+    def for_engine(cls, engine, path: str | Path | None = None) -> Atlas:
+        info = engine.info
+        return cls(path or default_path(info.hash), info.hash, info.config.latent_dim, info.name)
+
+    # ---- opening, checking, creating --------------------------------------------------------------------
+
+    def _open(self, check: bool) -> str:
+        """Connects; returns "" or what is wrong with an existing file (damage, not an atlas)."""
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        try:
+            self.con = sqlite3.connect(str(self.path), timeout=10, isolation_level=None)
+        except sqlite3.Error as e:
+            raise AtlasError(f"cannot open the atlas {self.path}: {e}") from None
+        if not existed:
+            return ""
+        try:
+            if check:
+                row = self.con.execute("PRAGMA quick_check").fetchone()
+                if not row or row[0] != "ok":
+                    return f"integrity check: {row[0] if row else 'no answer'}"
+            tables = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')")}
+            if not {"meta", "seeds"} <= tables:
+                return "not an atlas: tables are missing"
+            meta = dict(self.con.execute("SELECT key, value FROM meta").fetchall())
+            if meta.get("schema") != SCHEMA or meta.get("quant") != QUANT:
+                return f"schema {meta.get('schema')!r} / {meta.get('quant')!r}, expected {SCHEMA!r} / {QUANT!r}"
+            if meta.get("fts") == "1" and "words" not in tables:
+                return "the word index is missing"
+            cols = [r[1] for r in self.con.execute("PRAGMA table_info(seeds)")]
+            if cols != ["seed", "latent", "caption"]:
+                return "unexpected columns"
+        except sqlite3.DatabaseError as e:  # "file is not a database", "malformed" …
+            return str(e)
+        if meta.get("model_hash") != self.model_hash:
+            self.con.close()
+            raise AtlasError(f"{self.path} is the seed atlas of another model ({meta.get('model_name') or '?'}, "
+                             f"hash {meta.get('model_hash')}), not of this one ({self.model_hash}); it is not used")
+        if int(meta.get("latent_dim", -1)) != self.latent_dim:
+            return f"latent size {meta.get('latent_dim')}, the model's is {self.latent_dim}"
+        return ""
+
+    def _create(self, model_name: str) -> None:
+        con = self.con
+        try:
+            con.execute("PRAGMA journal_mode=WAL")  # readers (a search, another process) while a build writes
+            con.execute("PRAGMA synchronous=NORMAL")
+            have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "meta" in have:
+                self.fts = con.execute("SELECT value FROM meta WHERE key='fts'").fetchone() == ("1",)
+                return
+            self.fts = has_fts5()
+            with self._write():
+                con.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                con.execute("CREATE TABLE seeds(seed INTEGER PRIMARY KEY, latent BLOB NOT NULL, caption TEXT NOT NULL)")
+                if self.fts:
+                    # an external-content index filled by a trigger: INSERT OR IGNORE of a seed already there
+                    # (a resumed build, a merge) adds nothing to it
+                    con.execute("CREATE VIRTUAL TABLE words USING fts5(caption, content='seeds', content_rowid='seed')")
+                    con.execute("CREATE TRIGGER seeds_words AFTER INSERT ON seeds BEGIN "
+                                "INSERT INTO words(rowid, caption) VALUES (new.seed, new.caption); END")
+                meta = {"schema": SCHEMA, "quant": QUANT, "model_hash": self.model_hash, "model_name": model_name,
+                        "latent_dim": str(self.latent_dim), "variety": str(ATLAS_VARIETY), "temperature": "0",
+                        "fts": "1" if self.fts else "0", "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+                con.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+        except sqlite3.Error as e:
+            raise AtlasError(f"cannot write the atlas {self.path}: {e}") from None
+
+    @contextlib.contextmanager
+    def _write(self):
+        self.con.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.con.close()
+
+    def __enter__(self) -> Atlas:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- rows ------------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self.con.execute("SELECT count(*) FROM seeds").fetchone()[0]
+
+    def missing(self, seeds: Iterable[int]) -> list[int]:
+        """The seeds (in the given order) that are not in the atlas yet."""
+        seeds = list(seeds)
+        if not seeds:
+            return []
+        lo, hi = min(seeds), max(seeds)
+        done = {r[0] for r in self.con.execute("SELECT seed FROM seeds WHERE seed BETWEEN ? AND ?", (lo, hi))}
+        return [s for s in seeds if s not in done]
+
+    def add(self, seeds: Sequence[int], latents: np.ndarray, captions: Sequence[str]) -> None:
+        """One transaction: after a quit the atlas holds whole batches only."""
+        if not (len(seeds) == len(latents) == len(captions)) or np.shape(latents)[1:] != (self.latent_dim,):
+            raise ValueError("seeds, latents (N, latent_dim) and captions must match")
+        rows = [(int(s), b, c) for s, b, c in zip(seeds, encode_latents(latents), captions)]
+        with self._write():
+            self.con.executemany("INSERT OR IGNORE INTO seeds VALUES (?, ?, ?)", rows)
+        self._dirty = True
+
+    def rows(self) -> list[tuple[int, bytes, str]]:
+        """Every row in seed order (tests, merges)."""
+        return self.con.execute("SELECT seed, latent, caption FROM seeds ORDER BY seed").fetchall()
+
+    def captions(self, seeds: Sequence[int]) -> dict[int, str]:
+        out = {}
+        for i in range(0, len(seeds), 500):
+            part = [int(s) for s in seeds[i:i + 500]]
+            q = f"SELECT seed, caption FROM seeds WHERE seed IN ({','.join('?' * len(part))})"
+            out.update(self.con.execute(q, part).fetchall())
+        return out
+
+    # ---- the in-memory copy the searches use -------------------------------------------------------------
+
+    def _load(self) -> tuple[np.ndarray, np.ndarray]:
+        """(seeds sorted, latents float32): reloaded when this or another connection has written."""
+        version = self.con.execute("PRAGMA data_version").fetchone()[0]
+        if self._cache is None or self._dirty or self._cache[0] != version:
+            rows = self.con.execute("SELECT seed, latent FROM seeds ORDER BY seed").fetchall()
+            seeds = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            z = decode_latents(b"".join(r[1] for r in rows), self.latent_dim) if rows else \
+                np.zeros((0, self.latent_dim), np.float32)
+            self._cache = (version, seeds, z)
+            self._unit = None
+            self._dirty = False
+        return self._cache[1], self._cache[2]
+
+    def latents_of(self, seeds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(found seeds, their latents (N, latent_dim) float32), in the given order; absent seeds are left out."""
+        all_seeds, z = self._load()
+        want = np.asarray(list(seeds), dtype=np.int64)
+        idx = np.searchsorted(all_seeds, want)
+        ok = (idx < len(all_seeds)) & (all_seeds[np.minimum(idx, len(all_seeds) - 1)] == want) if len(all_seeds) \
+            else np.zeros(len(want), bool)
+        return want[ok], z[idx[ok]]
+
+    def _unit_latents(self) -> np.ndarray:
+        """Latents less their mean, scaled to length 1 (float16: 51 MB for 100,000 seeds)."""
+        _, z = self._load()
+        if self._unit is None:
+            self._mean = z.mean(0) if len(z) else np.zeros(self.latent_dim, np.float32)
+            c = z - self._mean
+            self._unit = (c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-6)).astype(np.float16)
+        return self._unit
+
+    def nearest(self, latent: np.ndarray, limit: int, exclude: Iterable[int] = ()) -> list[tuple[int, float]]:
+        """(seed, cosine similarity of centred latents), most alike first."""
+        seeds, _ = self._load()
+        unit = self._unit_latents()
+        if not len(seeds):
+            return []
+        q = np.asarray(latent, np.float32).reshape(-1) - self._mean
+        q /= max(float(np.linalg.norm(q)), 1e-6)
+        sims = np.concatenate([unit[i:i + LIKE_CHUNK].astype(np.float32) @ q
+                               for i in range(0, len(unit), LIKE_CHUNK)])
+        skip = np.isin(seeds, np.asarray(list(exclude), dtype=np.int64))
+        sims[skip] = -np.inf
+        k = min(limit, int((~skip).sum()))
+        if k <= 0:
+            return []
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.lexsort((seeds[top], -sims[top]))]  # ties by seed: the same order on every run
+        return [(int(seeds[i]), float(sims[i])) for i in top]
+
+    def word_matches(self, words: Sequence[str], limit: int, all_words: bool = True) -> list[int]:
+        """Seeds whose caption holds every (or any) of `words` (vocabulary words: [a-z0-9'-])."""
+        if not words:
+            return []
+        if self.fts:
+            terms = [f'"{w.replace(chr(34), "")}"' for w in words]  # a quoted term: "hot-air" is the phrase hot air
+            query = (" AND " if all_words else " OR ").join(terms)
+            sql = "SELECT rowid FROM words WHERE words MATCH ? ORDER BY rank LIMIT ?"
+            return [r[0] for r in self.con.execute(sql, (query, limit))]
+        # no FTS5: substring match, then whole words checked here
+        joiner = " AND " if all_words else " OR "
+        where = joiner.join("lower(caption) LIKE ?" for _ in words)
+        rows = self.con.execute(f"SELECT seed, caption FROM seeds WHERE {where} ORDER BY seed",
+                                [f"%{w}%" for w in words])
+        out = []
+        for seed, caption in rows:
+            have = set(split_words(caption))
+            if (all if all_words else any)(w in have for w in words):
+                out.append(seed)
+                if len(out) >= limit:
+                    break
+        return out
+
+
+# ---- building --------------------------------------------------------------------------------------------
+
+def atlas_rows(engine, seeds: Sequence[int]) -> tuple[np.ndarray, list[str]]:
+    """Latents (float32 numpy) and greedy captions for seeds: the generator's pipeline without images."""
+    from .sampling import caption_generators, seed_noise
+    z = engine.latents(seed_noise(seeds, engine.model.cfg.latent_dim), ATLAS_VARIETY)
+    captions = engine.captions(z, 0.0, caption_generators(seeds))
+    return z.float().cpu().numpy(), captions
+
+
+def iter_build(engine, atlas: Atlas, seeds: Iterable[int], batch_size: int = BUILD_BATCH) -> Iterator[BuildProgress]:
+    """Adds the missing seeds batch by batch, yielding progress (first before any work). Stopping the
+    iteration (close(), Ctrl-C) keeps every whole batch; the next build skips them."""
+    from .sampling import check_seed
+    if atlas.model_hash != engine.info.hash:
+        raise AtlasError(f"the atlas {atlas.path} is for model {atlas.model_hash}, not {engine.info.hash}")
+    seeds = [check_seed(s) for s in seeds]
+    todo = atlas.missing(seeds)
+    done = len(seeds) - len(todo)
+    yield BuildProgress(done, len(seeds))
+    for i in range(0, len(todo), batch_size):
+        chunk = todo[i:i + batch_size]
+        z, captions = atlas_rows(engine, chunk)
+        atlas.add(chunk, z, captions)
+        done += len(chunk)
+        yield BuildProgress(done, len(seeds))
+
+
+def build(engine, atlas: Atlas, seeds: Iterable[int], batch_size: int = BUILD_BATCH, on_progress=None) -> int:
+    """iter_build to the end; returns the seeds the atlas holds of those asked for."""
+    last = BuildProgress(0, 0)
+    for last in iter_build(engine, atlas, seeds, batch_size):
+        if on_progress:
+            on_progress(last)
+    return last.done
+
+
+def merge(out: str | Path, inputs: Sequence[str | Path]) -> Atlas:
+    """Adds the rows of `inputs` (atlases of one model, e.g. shards) to `out` (made if missing). As rows
+    depend on the seed alone, the merge of shards is the atlas one build of all their seeds makes."""
+    if not inputs:
+        raise AtlasError("nothing to merge: name at least one input atlas")
+    metas = []
+    for p in inputs:
+        p = Path(p)
+        if not p.is_file():
+            raise AtlasError(f"{p}: no such atlas file")
+        try:
+            con = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+            try:
+                if con.execute("PRAGMA quick_check").fetchone() != ("ok",):
+                    raise sqlite3.DatabaseError("integrity check failed")
+                metas.append(dict(con.execute("SELECT key, value FROM meta").fetchall()))
+            finally:
+                con.close()
+        except sqlite3.DatabaseError as e:
+            raise AtlasError(f"{p}: not a usable atlas ({e})") from None
+    hashes = {m.get("model_hash") for m in metas}
+    if len(hashes) != 1 or any(m.get("schema") != SCHEMA or m.get("quant") != QUANT for m in metas):
+        raise AtlasError(f"the inputs are atlases of different models or formats (model hashes: "
+                         f"{', '.join(sorted(str(h) for h in hashes))}); only one model's atlases merge")
+    m = metas[0]
+    atlas = Atlas(out, m["model_hash"], int(m["latent_dim"]), m.get("model_name", ""))
+    for p in inputs:
+        if Path(p).resolve() == atlas.path.resolve():
+            continue
+        atlas.con.execute("ATTACH DATABASE ? AS src", (f"file:{Path(p)}?mode=ro",))
+        try:
+            with atlas._write():
+                atlas.con.execute("INSERT OR IGNORE INTO seeds SELECT seed, latent, caption FROM src.seeds")
+        finally:
+            atlas.con.execute("DETACH DATABASE src")
+    atlas._dirty = True
+    return atlas
+
+
+# ---- searching -------------------------------------------------------------------------------------------
+
+def query_words(engine, text: str) -> list[str]:
+    """The query's words, checked against the model's vocabulary (UnknownWordsError lists close ones)."""
+    words = [w for w in split_words(text) if w.isalnum() or "-" in w or "'" in w]
+    if not words:
+        raise ArtGenError("type one or more words to search for, e.g. “horse” or “a red flower”")
+    known = engine.tokenizer.index
+    vocab = [w for w in engine.tokenizer.words if w not in SPECIALS]
+    unknown = {w: difflib.get_close_matches(w, vocab, n=4, cutoff=0.7) for w in words if w not in known}
+    if unknown:
+        raise UnknownWordsError(unknown)
+    return words
+
+
+def as_caption(words: list[str]) -> str:
+    """The query as a caption of the bundled model starts: "A horse", "An apple" (an article added)."""
+    if words[0] in ("a", "an", "the"):
+        return " ".join(words)
+    return ("an " if words[0][0] in "aeiou" else "a ") + " ".join(words)
+
+
+def search_words(engine, atlas: Atlas, text: str, limit: int = 50, caption_candidates: int = 300,
+                 neighbours: int = 100) -> list[Hit]:
+    """Seeds for words: captions holding them (FTS), plus the latents nearest those hits' mean (pictures that
+    fit while their caption says otherwise), ranked by the caption decoder's log-probability of the words
+    per token for each latent (Engine.score_text), plus CAPTION_BONUS where the caption holds every word."""
+    words = query_words(engine, text)
+    content = [w for w in words if w not in STOP_WORDS] or words
+    cands = atlas.word_matches(content, caption_candidates, all_words=True)
+    if len(cands) < caption_candidates and len(content) > 1:
+        more = atlas.word_matches(content, caption_candidates - len(cands), all_words=False)
+        cands += [s for s in more if s not in set(cands)]
+    if cands:
+        _, z_hits = atlas.latents_of(cands[:50])
+        cands += [s for s, _ in atlas.nearest(z_hits.mean(0), neighbours, exclude=cands)]
+    elif len(atlas):
+        # no caption holds the words: let the decoder look at an even spread of the atlas
+        seeds, _ = atlas._load()
+        step = max(1, len(seeds) // (caption_candidates + neighbours))
+        cands = [int(s) for s in seeds[::step]]
+    if not cands:
+        return []
+    found, z = atlas.latents_of(cands)
+    scores = engine.score_text(z, as_caption(words))
+    captions = atlas.captions([int(s) for s in found])
+    # a caption that holds every word is evidence too: it breaks near-ties with pictures the decoder merely
+    # finds plausible (measured on the bundled model: "a red flower" put "A pocket trumpet" above an anemone)
+    held = np.array([all(w in split_words(captions.get(int(s), "")) for w in content) for s in found])
+    scores = scores + CAPTION_BONUS * held
+    order = np.lexsort((found, -scores))[:limit]
+    return [Hit(int(found[i]), captions.get(int(found[i]), ""), float(scores[i])) for i in order]
+
+
+def search_like(atlas: Atlas, latent: np.ndarray, limit: int = 50, exclude: Iterable[int] = ()) -> list[Hit]:
+    near = atlas.nearest(latent, limit, exclude)
+    captions = atlas.captions([s for s, _ in near])
+    return [Hit(s, captions.get(s, ""), sim) for s, sim in near]
+
+
+def latent_of_seed(engine, atlas: Atlas, seed: int) -> np.ndarray:
+    """The seed's latent: from the atlas, or made (a seed outside the atlas can still be matched)."""
+    found, z = atlas.latents_of([seed])
+    if len(found):
+        return z[0]
+    return atlas_rows(engine, [seed])[0][0]
+
+
+def like_seed(engine, atlas: Atlas, seed: int, limit: int = 50) -> list[Hit]:
+    """Seeds most like `seed` (itself left out)."""
+    return search_like(atlas, latent_of_seed(engine, atlas, seed), limit, exclude=[seed])
