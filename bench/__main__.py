@@ -1,4 +1,5 @@
-"""`python -m bench`: every figure of DESIGN §8 / issue 6, printed and written to bench/results/<name>.json.
+"""`python -m bench`: every figure of docs/architecture.md ("Benchmarks") and issue 6, printed and written
+to bench/results/<name>.json.
 
     python -m bench [--model FILE] [--only throughput,latency,...] [--out DIR] [--quick] [--device cpu|cuda|auto]
 

@@ -1,8 +1,8 @@
 """The research prototype's architecture, rebuilt for timing only: randomly initialised, never trained.
 
-What DESIGN §1 and issue 6 give: a 1024-d latent; Linear -> 512x16x16 -> four ConvTranspose2d ->
-512x512 RGB; a non-autoregressive 4-layer, 8-head transformer caption decoder over 1,266 words; outputs
-written as PNG + txt. What they leave open, chosen here in the prototype's favour where it matters:
+What docs/architecture.md ("Benchmarks") and issue 6 give: a 1024-d latent; Linear -> 512x16x16 -> four
+ConvTranspose2d -> 512x512 RGB; a non-autoregressive 4-layer, 8-head transformer caption decoder over
+1,266 words; outputs written as PNG + txt. What they leave open, chosen here in the prototype's favour where it matters:
 - four transposed convolutions reach 512 from 16 only if one of them upsamples x4: the first three are
   k4 s2 (16 -> 32 -> 64 -> 128, channels 512 -> 256 -> 128 -> 64), the last k8 s4 (128 -> 512, 3 channels),
   with BatchNorm (eval mode) and ReLU between, tanh at the end (a DCGAN-style decoder);

@@ -29,7 +29,8 @@ def make_tiny_model(path, seed: int = 0):
 @pytest.fixture
 def one_engine_thread():
     """One intra-op thread for the engine while UI tests run: when the 2 cores are shared, two OpenMP threads
-    slow tiny-model generation ~25x (DESIGN §3), and these tests check the UI, not engine throughput."""
+    slow tiny-model generation ~25x (docs/architecture.md, "Threads"), and these tests check the UI, not
+    engine throughput."""
     import torch
     n = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -1,4 +1,4 @@
-"""DESIGN §4: same model + seed + settings -> byte-identical PNG and identical caption."""
+"""docs/architecture.md, "Determinism": same model + seed + settings -> byte-identical PNG and caption."""
 
 import pytest
 import torch

@@ -1,4 +1,5 @@
-"""Reading an artist's folder for training (DESIGN.md §5), with one code path after layout detection.
+"""Reading an artist's folder for training (docs/architecture.md, "Training data"), one code path after
+layout detection.
 
 Layouts, detected in this order:
 1. `metadata.jsonl` / `metadata.csv` (Hugging Face imagefolder) rows with `file_name` + `text` or `caption`

@@ -86,7 +86,8 @@ def engrave(tone: torch.Tensor, style: EngraveStyle = EngraveStyle(), size: int 
     if tone.device.type != "cpu":
         return _engrave_batched(tone, style, size)
     # one thread: the strips' ops are too small for OpenMP to pay, and two OpenMP threads crawl as soon as
-    # another process takes a core (DESIGN §3); set for this call and restored after
+    # another process takes a core (docs/architecture.md, "Threads"); set for this call and
+    # restored after
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
