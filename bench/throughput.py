@@ -7,7 +7,8 @@ thread encodes and writes the batch before (PNG encoding, zlib and fsync release
 overlap). Workers load their model and run one warm-up batch first; the clock runs from the moment all
 of them start the measured seeds to the moment the last has flushed its metadata. The cores are split
 between the workers (torch threads = cores / workers). With --device cuda every worker runs its engine
-(and the prototype architecture) on the GPU; rendering, PNG encoding and writing stay on the CPU.
+(the engraving renderer included: engine/render.py draws a batch on the device it is on) and the
+prototype architecture on the GPU; PNG encoding and writing stay on the CPU.
 
 Workers are started once and kept for every configuration: the model loads once per worker.
 """
