@@ -458,9 +458,15 @@ def search_words(engine, atlas: Atlas, text: str, limit: int = 50, caption_candi
         seeds, _ = atlas._load()
         step = max(1, len(seeds) // (caption_candidates + neighbours))
         cands = [int(s) for s in seeds[::step]]
-    if not cands:
+    return rank_by_words(engine, atlas, cands, words, limit)
+
+
+def rank_by_words(engine, atlas: Atlas, seeds: Sequence[int], words: list[str], limit: int) -> list[Hit]:
+    """`seeds` (those in the atlas) ranked by how well the checked query `words` fit their latents."""
+    found, z = atlas.latents_of(seeds)
+    if not len(found):
         return []
-    found, z = atlas.latents_of(cands)
+    content = [w for w in words if w not in STOP_WORDS] or words
     scores = engine.score_text(z, as_caption(words))
     captions = atlas.captions([int(s) for s in found])
     # a caption that holds every word is evidence too: it breaks near-ties with pictures the decoder merely
@@ -469,6 +475,17 @@ def search_words(engine, atlas: Atlas, text: str, limit: int = 50, caption_candi
     scores = scores + CAPTION_BONUS * held
     order = np.lexsort((found, -scores))[:limit]
     return [Hit(int(found[i]), captions.get(int(found[i]), ""), float(scores[i])) for i in order]
+
+
+def search(engine, atlas: Atlas, text: str = "", like: int | None = None, limit: int = 50) -> list[Hit]:
+    """Words, likeness to a seed, or both (the seeds most like it, ranked by the words)."""
+    if like is None:
+        return search_words(engine, atlas, text, limit)
+    if not text.strip():
+        return like_seed(engine, atlas, like, limit)
+    words = query_words(engine, text)
+    near = atlas.nearest(latent_of_seed(engine, atlas, like), max(10 * limit, 500), exclude=[like])
+    return rank_by_words(engine, atlas, [s for s, _ in near], words, limit)
 
 
 def search_like(atlas: Atlas, latent: np.ndarray, limit: int = 50, exclude: Iterable[int] = ()) -> list[Hit]:
