@@ -5,8 +5,9 @@
 #
 #   OUT=/tmp/out scripts/cuda_check.sh
 #
-# Environment: OUT; DATA (dataset folder, default data/default: git-ignored, so it must be on that
-# machine); TRAIN_BUDGET (trainer --time-budget, default 150s); BENCH_PAIRS (default 192); PYTHON.
+# Environment: OUT; DATA (dataset folder, default data/default: git-ignored, so it must be copied to that
+# machine; without it the training and evaluation steps are reported as not run); TRAIN_BUDGET (trainer
+# --time-budget, default 150s); BENCH_PAIRS (default 192); PYTHON.
 # Every step has its own `timeout`, cut short where needed so that the whole run ends within
 # TOTAL_SECONDS (default 570: a 10-minute device call, less start-up); a step with no time left is
 # skipped, so raise TRAIN_BUDGET only with time to spare. A failed step is reported and the next one still runs; the exit status is 1 if any
@@ -64,7 +65,7 @@ fi
 
 # the tests that exercise CUDA (skipped elsewhere): every test file that mentions it, its cuda tests
 mapfile -t cuda_tests < <(grep -l -i cuda tests/test_*.py)
-step pytest-cuda 90 "$python" -m pytest -q -p no:cacheprovider -k cuda "${cuda_tests[@]}" \
+step pytest-cuda 120 "$python" -m pytest -q -p no:cacheprovider -k cuda "${cuda_tests[@]}" \
   --junitxml "$OUT/pytest-cuda.xml"
 
 step bench 150 "$python" -m bench --device cuda --pairs "$BENCH_PAIRS" --out "$OUT/bench"
