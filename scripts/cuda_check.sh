@@ -9,9 +9,9 @@
 # machine; without it the training and evaluation steps are reported as not run); TRAIN_BUDGET (trainer
 # --time-budget, default 150s); BENCH_PAIRS (default 192); PYTHON.
 # Every step has its own `timeout`, cut short where needed so that the whole run ends within
-# TOTAL_SECONDS (default 570: a 10-minute device call, less start-up); a step with no time left is
-# skipped, so raise TRAIN_BUDGET only with time to spare. A failed step is reported and the next one still runs; the exit status is 1 if any
-# failed, 3 when there is no CUDA GPU (checked before anything slow).
+# TOTAL_SECONDS (default 570, under 10 minutes); a step with no time left is skipped, so raise
+# TRAIN_BUDGET only with time to spare. A failed step is reported and the next one still runs; the exit
+# status is 1 if any failed, 3 when there is no CUDA GPU (checked before anything slow).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$(realpath -m "${OUT:-./cuda-out}")"
