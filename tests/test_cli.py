@@ -72,7 +72,7 @@ def test_bad_arguments_give_one_line_exit_2_and_create_nothing(tmp_path, tiny_mo
         "--angle must be between -90 and 90": [*gen, "--angle", "400"],
         "--outline must be between 0 and 8": [*gen, "--outline", "-1"],
         "--bend must be between 0 and 4": [*gen, "--bend", "9"],
-        "invalid choice: 'woodcut'": [*gen, "--style", "woodcut"],
+        "invalid choice: 'watercolour'": [*gen, "--style", "watercolour"],
         "end is before the start": ["generate", "--seeds", "9-1", *model, "--out", str(out)],
         "bad seed range": ["generate", "--seeds", "abc", *model, "--out", str(out)],
         "missing.safetensors": ["generate", "--seeds", "1", "--model", str(tmp_path / "missing.safetensors"),

@@ -37,7 +37,7 @@ def test_style_groups_name_real_fields():
     for style in STYLES.values():
         assert {p.name for p in style.params} <= names
     with pytest.raises(ArtGenError, match="style must be one of"):
-        EngraveStyle(mode="woodcut")
+        EngraveStyle(mode="watercolour")
 
 
 def test_the_sliders_are_built_from_the_table(qtbot):

@@ -51,7 +51,7 @@ def test_seeds_that_are_not_integers_in_range_are_refused(tmp_path, seed):
 
 
 @pytest.mark.parametrize("style", ["null", "[1, 2]", '"engraving"', "3", '{"spacing": "wide"}',
-                                   '{"spacing": 1000}', '{"mode": "woodcut"}', '{"angle": NaN}'])
+                                   '{"spacing": 1000}', '{"mode": "watercolour"}', '{"angle": NaN}'])
 def test_bad_styles_are_refused(tmp_path, style):
     path = tmp_path / "s.png"
     png_with(path, json.dumps(GOOD).replace(json.dumps(GOOD["style"]), style))

@@ -55,7 +55,7 @@ def test_tone_mode_and_batch_and_bad_values():
     assert out.shape == (3, 256, 256)
     assert torch.equal(engrave(tones[1:2], EngraveStyle(), 256)[0], engrave(tones, EngraveStyle(), 256)[1])
     with pytest.raises(ValueError):
-        EngraveStyle(mode="woodcut")
+        EngraveStyle(mode="watercolour")
     with pytest.raises(ValueError):
         EngraveStyle(spacing=0)
     with pytest.raises(ValueError):

@@ -1,4 +1,5 @@
-"""Export folders: seed-000042.png + seed-000042.txt + metadata.jsonl.
+"""Export folders: seed-000042.png + seed-000042.txt + metadata.jsonl (and seed-000042.svg, or the SVG
+instead of the PNG, with `formats`: engine/svg.py).
 
 An export is itself a training folder in the Hugging Face `imagefolder` layout. Every file is written
 atomically; metadata.jsonl is rewritten (atomically) after each batch, so a killed export leaves
@@ -28,6 +29,7 @@ from .engine import Result
 from .errors import ArtGenError
 from .fileio import atomic_path, remove_stale_parts, write_text_atomic
 from .pngmeta import write_png
+from .svg import render_svg, write_svg
 
 try:
     import fcntl
@@ -139,9 +141,16 @@ class ExportWriter:
     """Writes results into a folder; `flush()` (also on close) adds their rows to metadata.jsonl atomically.
 
     `add` may be called from several threads at once (the CLI writes a few files at a time).
+    `formats`: "png", "svg" or both; `page` (plotter.Page) makes the SVGs pen-plotter drawings, whose
+    paths and pen-up travel add up in `plotted` (paths, travel before, travel after ordering; mm).
     """
 
-    def __init__(self, folder):
+    def __init__(self, folder, formats=("png",), page=None):
+        self.formats = tuple(dict.fromkeys(formats))
+        if not self.formats or set(self.formats) - {"png", "svg"}:
+            raise ArtGenError(f"formats must be png, svg or both, not {', '.join(map(str, formats)) or 'none'}")
+        self.page = page
+        self.plotted = [0, 0.0, 0.0]
         self.folder = check_writable(folder)
         remove_stale_parts(self.folder)
         found = read_metadata(self.folder)
@@ -158,18 +167,29 @@ class ExportWriter:
     def add(self, result: Result, stem: str | None = None) -> Path:
         stem = stem or stem_for(result)
         png = self.folder / f"{stem}.png"
+        svg = self.folder / f"{stem}.svg"
         meta = result.metadata
+        main = png if "png" in self.formats else svg  # the row's file (imagefolder reads the PNG)
         try:
-            write_png(png, result.image, meta)
+            if "png" in self.formats:
+                write_png(png, result.image, meta)
+            if "svg" in self.formats:
+                data, plot = render_svg(result.tone, result.settings, meta, self.page, result.image)
+                write_svg(svg, data)
+                if plot is not None:
+                    with self._mutex:
+                        self.plotted[0] += plot.paths
+                        self.plotted[1] += plot.travel_before
+                        self.plotted[2] += plot.travel_after
             write_text_atomic(self.folder / f"{stem}.txt", result.caption + "\n")
         except OSError as e:
-            raise ArtGenError(f"cannot write {png}: {e.strerror or e}") from None
-        row = {"file_name": png.name, "text": result.caption, **meta}
+            raise ArtGenError(f"cannot write {main}: {e.strerror or e}") from None
+        row = {"file_name": main.name, "text": result.caption, **meta}
         line = json.dumps(row, sort_keys=True, ensure_ascii=False).encode("utf-8")
         with self._mutex:
-            self._pending[png.name] = line
-            self.written.append(png)
-        return png
+            self._pending[main.name] = line
+            self.written.append(main)
+        return main
 
     def _current(self) -> Metadata:
         """The file as it is now: what this writer wrote last, unless someone has written it since."""

@@ -2,7 +2,9 @@
 
 `Settings` and `EngraveStyle` validate against this table, the CLI builds its options from it and the
 app its sliders, so the three can no longer disagree. Print styles are groups: each style lists its own
-typed parameters (today only the engraving has any; the raw tone view has none).
+typed parameters (the raw tone view has none); a style may also use (`shared`) parameters of a style
+listed before it (spacing, angle): one entry, one CLI option, one slider.
+The styles' drawing rules are in engine/styles/.
 """
 
 from __future__ import annotations
@@ -55,7 +57,13 @@ class StyleSpec:
     name: str  # the style's value in settings and for --style
     label: str
     help: str
-    params: tuple[Param, ...]
+    params: tuple[Param, ...]  # its own
+    shared: tuple[Param, ...] = ()  # parameters of an earlier style that this one uses too
+
+    @property
+    def every(self) -> tuple[Param, ...]:
+        """All the parameters the style uses."""
+        return (*self.shared, *self.params)
 
 
 TEMPERATURE = Param("temperature", float, 0.0, 2.0, 0.7, 0.05, 2, "Temperature",
@@ -77,8 +85,40 @@ ENGRAVING: tuple[Param, ...] = (
     Param("bend", float, 0.0, 4.0, 1.0, 0.1, 1, "Bend", "How far lines follow the forms (0 = straight)."),
 )
 
+SPACING, ANGLE = ENGRAVING[0], ENGRAVING[1]
+LINE_WIDTH = Param("line_width", float, 0.3, 4.0, 1.0, 0.1, 1, "Line width",
+                   "Width of every line, px at 512 (cross-hatch and contour styles).")
+CROSSHATCH: tuple[Param, ...] = (
+    Param("families", int, 2, 4, 3, 1, 0, "Line families",
+          "How many families of lines cross; each starts at a darker tone than the one before."),
+    LINE_WIDTH,
+)
+STIPPLE: tuple[Param, ...] = (
+    Param("dot_spacing", float, 2.0, 16.0, 4.0, 0.5, 1, "Dot spacing",
+          "Distance between dots in the darkest tones (px at 512); lighter tones get fewer dots."),
+    Param("dot_size", float, 1.0, 8.0, 3.0, 0.1, 1, "Dot size", "Diameter of the largest dots, px at 512."),
+    Param("dot_min", float, 0.2, 1.0, 0.5, 0.05, 2, "Smallest dot",
+          "Size of the dots in the palest tones, as a fraction of the largest."),
+)
+WOODCUT: tuple[Param, ...] = (
+    Param("contrast", float, 1.0, 4.0, 2.0, 0.1, 1, "Contrast",
+          "How quickly the cut white lines close up into solid black masses."),
+    Param("bold", float, 0.0, 12.0, 3.0, 0.5, 1, "Bold outline",
+          "Width of the black outlines around forms, px at 512 (0 = none)."),
+)
+CONTOUR: tuple[Param, ...] = (
+    Param("levels", int, 2, 16, 6, 1, 0, "Levels", "How many iso-tone levels get a contour line."),
+)
+
 STYLES: dict[str, StyleSpec] = {s.name: s for s in (
     StyleSpec("engraving", "Engraving", "Hatched lines whose width follows the tone.", ENGRAVING),
+    StyleSpec("crosshatch", "Cross-hatch", "Families of thin lines at different angles, switched on by tone.",
+              CROSSHATCH, shared=(SPACING, ANGLE)),
+    StyleSpec("stipple", "Stipple", "Dots whose density and size follow the tone.", STIPPLE),
+    StyleSpec("woodcut", "Woodcut", "White lines cut into black masses, with bold outlines.", WOODCUT,
+              shared=(SPACING, ANGLE)),
+    StyleSpec("contour", "Contour", "Lines along iso-tone contours at several levels.", CONTOUR,
+              shared=(LINE_WIDTH,)),
     StyleSpec("tone", "Raw tone", "The model's raw light and shade, without lines.", ()),
 )}
 DEFAULT_STYLE = "engraving"

@@ -25,10 +25,15 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def parameters_text(meta: dict) -> str:
+    from .params import STYLES
     style = meta.get("style", {})
-    style_text = "tone" if style.get("mode") == "tone" else (
-        f"engraving spacing {style.get('spacing')} angle {style.get('angle')} cross {style.get('cross_threshold')} "
-        f"outline {style.get('outline')} bend {style.get('bend')}")
+    mode = style.get("mode", "engraving")
+    spec = STYLES.get(mode)
+    style_text = " ".join([str(mode), *(f"{p.name.replace('_', ' ')} {style.get(p.name)}"
+                                        for p in (spec.every if spec else ()))])
+    if mode == "engraving":  # (the words PNGs have always carried)
+        style_text = (f"engraving spacing {style.get('spacing')} angle {style.get('angle')} "
+                      f"cross {style.get('cross_threshold')} outline {style.get('outline')} bend {style.get('bend')}")
     return (f"{meta['caption']}\n"
             f"Seed: {meta['seed']}, "
             + (f"Seed B: {meta['seed_b']}, t: {meta['t']}, " if meta.get("seed_b") is not None else "")
@@ -180,11 +185,17 @@ def read_png_metadata(path) -> dict:
     """The exact settings stored by ArtGen in a PNG, checked: the seed is an integer in range and the
     settings are valid (`Settings.from_dict(meta)` succeeds). Anything else is an ArtGenError with a
     message for a person."""
-    from .engine import Settings  # (the engine imports this module's writers)
-
     text = read_png_text(path, JSON_KEY)
     if text is None:
         raise ArtGenError(f"{path}: this picture holds no ArtGen settings (it was not made by ArtGen)")
+    return check_metadata(path, text)
+
+
+def check_metadata(path, text: str) -> dict:
+    """Stored settings text (a PNG's or an SVG's, engine/svg.py) -> the settings dict, checked as
+    `read_png_metadata` describes."""
+    from .engine import Settings  # (the engine imports this module's writers)
+
     try:
         meta = json.loads(text)
     except RecursionError:

@@ -30,15 +30,24 @@ _PAPER = 0.06  # darkness below this stays paper-white, so flat white tone never
 
 @dataclass(frozen=True)
 class EngraveStyle:
-    """A print style's settings: `mode` names the style, the other fields are the engraving's parameters
-    (kept while the raw tone is shown, so switching back restores them). Ranges: params.ENGRAVING."""
+    """A print style's settings: `mode` names the style, the other fields are the styles' parameters (all
+    kept while another style is shown, so switching back restores them). Ranges: params.py."""
 
     spacing: float = PARAMS["spacing"].default  # line pitch, px at 512
     angle: float = PARAMS["angle"].default  # degrees of the main hatching
     cross_threshold: float = PARAMS["cross_threshold"].default  # darkness above which cross-hatching starts
     outline: float = PARAMS["outline"].default  # outline width, px at 512; 0 = none
     bend: float = PARAMS["bend"].default  # how far lines follow forms (0 = straight)
-    mode: str = DEFAULT_STYLE  # or "tone": the raw tone image, upsampled
+    mode: str = DEFAULT_STYLE  # a style of params.STYLES: its drawing rules are in styles/; "tone": raw, upsampled
+    # the other styles' parameters (params.py; shared ones such as spacing and angle are above)
+    families: int = PARAMS["families"].default
+    line_width: float = PARAMS["line_width"].default
+    dot_spacing: float = PARAMS["dot_spacing"].default
+    dot_size: float = PARAMS["dot_size"].default
+    dot_min: float = PARAMS["dot_min"].default
+    contrast: float = PARAMS["contrast"].default
+    bold: float = PARAMS["bold"].default
+    levels: int = PARAMS["levels"].default
 
     def __post_init__(self):
         if not isinstance(self.mode, str) or self.mode not in MODES:
@@ -83,6 +92,10 @@ def engrave(tone: torch.Tensor, style: EngraveStyle = EngraveStyle(), size: int 
     if style.mode == "tone":
         up = F.interpolate(tone[:, None], size=(size, size), mode="bicubic", align_corners=False)[:, 0]
         return (up.clamp(0, 1) * 255).round().to(torch.uint8)
+    if style.mode != "engraving":  # the other print styles: numpy, one picture at a time (styles/)
+        from .styles import render_png
+        pictures = tone.cpu().numpy()
+        return torch.from_numpy(np.stack([render_png(t, style, size) for t in pictures])).to(tone.device)
     if tone.device.type != "cpu":
         return _engrave_batched(tone, style, size)
     # one thread: the strips' ops are too small for OpenMP to pay, and two OpenMP threads crawl as soon as

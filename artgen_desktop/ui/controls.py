@@ -1,4 +1,5 @@
-"""The controls: seed, caption temperature, latent variety, engraving style and output size.
+"""The controls: seed, caption temperature, latent variety, print style (engine/params.py's STYLES) and output
+size.
 
 Every change goes straight into AppState as a new Settings; the preview and gallery re-render from
 there. When the state changes from elsewhere (a dropped PNG, a favourite) the widgets follow without
@@ -76,9 +77,9 @@ class ControlsPanel(QWidget):
             gen.addRow(PARAMS[key].label, self.sliders[key])
         gen.addRow(SIZE.label, self.size)
 
-        style_box = QGroupBox("Engraving style")
-        style = QFormLayout(style_box)
-        style.addRow("Mode", self.mode)
+        style_box = QGroupBox("Print style")
+        style = self._style_form = QFormLayout(style_box)
+        style.addRow("Style", self.mode)
         for key in STYLE_KEYS:
             style.addRow(PARAMS[key].label, self.sliders[key])
         style.addRow("", self.reset_style_button)
@@ -104,6 +105,7 @@ class ControlsPanel(QWidget):
 
     def settings(self) -> Settings:
         v = {key: round(s.value(), PARAMS[key].decimals) for key, s in self.sliders.items()}
+        v.update({key: int(v[key]) for key in v if PARAMS[key].kind is int})  # (a slider's value is a float)
         style = EngraveStyle(mode=self.mode.currentData(), **{k: v[k] for k in STYLE_KEYS})
         return Settings(temperature=v["temperature"], variety=v["variety"], size=self.size.currentData(), style=style)
 
@@ -139,10 +141,11 @@ class ControlsPanel(QWidget):
         self.state.set_settings(settings)
 
     def _enable_style_sliders(self, mode: str) -> None:
-        """Only the sliders of the chosen style's parameters can be moved (the raw tone view has none)."""
-        own = {p.name for p in STYLES[mode].params} if mode in STYLES else set()
+        """Only the sliders of the chosen style's parameters show and can be moved (the raw tone view has none)."""
+        own = {p.name for p in STYLES[mode].every} if mode in STYLES else set()
         for key in STYLE_KEYS:
             self.sliders[key].setEnabled(key in own)
+            self._style_form.setRowVisible(self.sliders[key], key in own)  # (five styles' sliders: show one's)
 
     def reset_style(self) -> None:
         s = self.state.settings

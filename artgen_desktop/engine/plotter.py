@@ -1,0 +1,175 @@
+"""Plotter mode: a picture's geometry as pen strokes on a page, in mm.
+
+- Strokes only: a line wider than the pen is drawn as extra parallel passes either side of its centre
+  (pass 1 the centre line, pass k + 1 the pair k pens out, where the line is that wide); a dot is drawn
+  as concentric circles (a dot smaller than the pen as one touch of the pen).
+- Each pass is one layer (engine/svg.py writes Inkscape layer groups), so a pen can be changed between.
+- Within a layer, paths whose ends lie closer than half a pen width are joined, and the paths are ordered
+  greedily, nearest end first (a path may be drawn backwards), to cut pen-up travel, as vpype's linemerge
+  and linesort do. `Plot.travel_before` / `travel_after` report the pen-up travel of the paths in the
+  order the style made them and after ordering.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ArtGenError
+from .styles import Geometry
+
+PAGES_MM = {"a4": (210.0, 297.0), "a3": (297.0, 420.0), "letter": (215.9, 279.4)}
+MAX_PAIRS = 8  # passes either side of a centre line; wider lines are drawn this wide
+
+
+@dataclass(frozen=True)
+class Page:
+    width: float  # mm
+    height: float
+    margin: float = 15.0
+    pen: float = 0.3  # the pen's line width, mm
+
+    def __post_init__(self):
+        if not (self.width > 0 and self.height > 0 and math.isfinite(self.width) and math.isfinite(self.height)):
+            raise ArtGenError(f"the page must have a positive size, not {self.width} x {self.height} mm")
+        if not (0 <= self.margin and 2 * self.margin < min(self.width, self.height)):
+            raise ArtGenError(f"the margin {self.margin:g} mm leaves no room on a {self.width:g} x {self.height:g} "
+                              "mm page")
+        if not 0.05 <= self.pen <= 5:
+            raise ArtGenError(f"the pen width must be between 0.05 and 5 mm, not {self.pen:g}")
+
+    @property
+    def side(self) -> float:
+        """The square picture's side, mm: as large as the margins allow, centred."""
+        return min(self.width, self.height) - 2 * self.margin
+
+
+def parse_page(text: str, margin: float = 15.0, pen: float = 0.3) -> Page:
+    """A4, A3, letter (portrait) or WxHmm (e.g. 300x300mm)."""
+    key = text.strip().lower()
+    if key in PAGES_MM:
+        return Page(*PAGES_MM[key], margin, pen)
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*x\s*(\d+(?:\.\d+)?)\s*(?:mm)?", key)
+    if not m:
+        raise ArtGenError(f"page must be A4, A3, letter or WxHmm (e.g. 300x300mm), not {text!r}")
+    w, h = float(m.group(1)), float(m.group(2))
+    if not (10 <= w <= 5000 and 10 <= h <= 5000):
+        raise ArtGenError(f"page {text!r}: each side must be 10 to 5000 mm")
+    return Page(w, h, margin, pen)
+
+
+@dataclass
+class Plot:
+    page: Page
+    layers: list[list[np.ndarray]] = field(default_factory=list)  # per pass: polylines (n, 2) in mm
+    travel_before: float = 0.0  # pen-up travel, mm, in the order the style made the paths
+    travel_after: float = 0.0  # ... after joining and ordering
+    paths_before: int = 0
+
+    @property
+    def paths(self) -> int:
+        return sum(len(layer) for layer in self.layers)
+
+
+def _normals(p: np.ndarray) -> np.ndarray:
+    t = np.gradient(p, axis=0)
+    length = np.hypot(t[:, 0], t[:, 1])[:, None]
+    t = t / np.where(length > 0, length, 1)
+    return np.stack([-t[:, 1], t[:, 0]], axis=1)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a >= 2]
+
+
+def _circle(cx: float, cy: float, r: float) -> np.ndarray:
+    n = max(8, min(48, int(math.ceil(2 * math.pi * r / 0.3))))  # ~0.3 mm chords
+    a = np.linspace(0, 2 * math.pi, n + 1)
+    return np.stack([cx + r * np.cos(a), cy + r * np.sin(a)], axis=1)
+
+
+def passes(geometry: Geometry, page: Page) -> list[list[np.ndarray]]:
+    """The geometry as pen paths in mm, one list per pass, unordered (as the style made them)."""
+    k = page.side / geometry.size
+    x0 = (page.width - page.side) / 2
+    y0 = (page.height - page.side) / 2
+    offset = np.array([x0, y0])
+    pen = page.pen
+    layers: list[list[np.ndarray]] = [[] for _ in range(MAX_PAIRS + 1)]
+    for s in geometry.strokes:
+        p = np.clip(s.points, 0, geometry.size) * k + offset  # (the SVG's viewport clips there too)
+        w = s.widths * k
+        normal = _normals(p) if len(p) > 1 else None
+        for a, b in _runs(w >= 0.5 * pen):  # thinner than half the pen: left to the paper
+            layers[0].append(p[a:b])
+        for pair in range(1, MAX_PAIRS + 1):
+            present = w >= (2 * pair + 0.5) * pen
+            if not present.any():
+                break
+            for a, b in _runs(present):
+                for side in (1, -1):
+                    layers[pair].append(p[a:b] + side * pair * pen * normal[a:b])
+    for x, y, r in geometry.dots:
+        cx, cy, r = x * k + x0, y * k + y0, r * k
+        if r <= 0.75 * pen:  # one touch of the pen
+            layers[0].append(np.array([[cx - 0.01, cy], [cx + 0.01, cy]]))
+            continue
+        ring, rr = 0, r - pen / 2
+        while rr > 0.25 * pen and ring <= MAX_PAIRS:
+            layers[ring].append(_circle(cx, cy, rr))
+            ring, rr = ring + 1, rr - pen
+    return [layer for layer in layers if layer]
+
+
+def travel(paths: list[np.ndarray]) -> float:
+    """Pen-up travel in mm drawing `paths` in order, from the page's corner."""
+    if not paths:
+        return 0.0
+    starts = np.array([p[0] for p in paths])
+    ends = np.array([[0.0, 0.0]] + [p[-1] for p in paths[:-1]])
+    return float(np.hypot(*(starts - ends).T).sum())
+
+
+def order(paths: list[np.ndarray], join: float) -> list[np.ndarray]:
+    """Greedy nearest-end ordering from the page's corner, drawing a path backwards when its far end is
+    nearer; a path starting within `join` mm of the pen is appended to the current one (no pen-up).
+    Vectorised over the remaining paths: O(n^2) but n is a few thousand per layer."""
+    n = len(paths)
+    if n == 0:
+        return []
+    ends = np.concatenate([np.array([p[0] for p in paths]), np.array([p[-1] for p in paths])])  # (2n, 2)
+    left = np.ones(2 * n, bool)
+    pos = np.zeros(2)
+    out: list[np.ndarray] = []
+    current: list[np.ndarray] = []
+    for _ in range(n):
+        d = np.hypot(ends[:, 0] - pos[0], ends[:, 1] - pos[1])
+        d[~left] = np.inf
+        j = int(np.argmin(d))
+        i = j % n
+        left[i] = left[i + n] = False
+        path = paths[i] if j < n else paths[i][::-1]
+        if current and d[j] <= join:
+            current.append(path[1:] if d[j] == 0 else path)
+        else:
+            if current:
+                out.append(np.concatenate(current))
+            current = [path]
+        pos = path[-1]
+    out.append(np.concatenate(current))
+    return out
+
+
+def plot(geometry: Geometry, page: Page) -> Plot:
+    layers = passes(geometry, page)
+    result = Plot(page, paths_before=sum(len(layer) for layer in layers))
+    for layer in layers:
+        result.travel_before += travel(layer)
+        ordered = order(layer, 0.5 * page.pen)
+        result.travel_after += travel(ordered)
+        result.layers.append(ordered)
+    return result

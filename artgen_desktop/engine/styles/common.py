@@ -1,0 +1,308 @@
+"""What the print styles share: the upsampled tone, line coverage, hatch-line tracing, iso-lines, and a
+rasteriser for stroke geometry.
+
+Every style draws its PNG and its SVG from one set of rules: either the PNG is rasterised here from the
+very geometry the SVG writes (stipple, contour, outlines), or both evaluate the same per-pixel rule, the
+PNG at pixel centres and the SVG along traced centre lines (hatching). tests/test_styles.py rasterises the
+SVGs with QtSvg and compares.
+Numpy (and torch for the bicubic resampling, as render.py), one picture at a time: deterministic and
+independent of the batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+REF = 512.0  # sizes in the styles' parameters are pixels at this output size (as render.py)
+PAPER = 0.06  # darkness below this stays paper-white (render.py's _PAPER)
+OUTLINE_LEVEL = 1 - 2.5 * PAPER  # the tone level outlines trace (render.py's outline)
+
+
+@dataclass
+class Stroke:
+    """A polyline in output pixels, with the full width of the line at each point (px)."""
+
+    points: np.ndarray  # (n, 2) x, y
+    widths: np.ndarray  # (n,)
+
+    @property
+    def constant(self) -> bool:
+        return bool(np.ptp(self.widths) < 1e-6)
+
+
+@dataclass
+class Geometry:
+    """A picture as vectors: strokes and dots (x, y, radius in px), on white paper of size x size px."""
+
+    size: int
+    strokes: list[Stroke] = field(default_factory=list)
+    dots: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+
+
+def upsample(tone: np.ndarray, size: int) -> np.ndarray:
+    """(h, w) tone in [0, 1] -> (size, size) float32, bicubic as the engraving renderer resamples."""
+    t = torch.from_numpy(np.ascontiguousarray(tone, dtype=np.float32))[None, None]
+    with torch.no_grad():
+        return F.interpolate(t, size=(size, size), mode="bicubic", align_corners=False)[0, 0].clamp(0, 1).numpy()
+
+
+def darkness(up: np.ndarray) -> np.ndarray:
+    return np.clip((1 - up - PAPER) / (1 - PAPER), 0, 1).astype(np.float32)
+
+
+def sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Bilinear values of a per-pixel field at points (..., 2) in pixel coordinates (pixel i's centre is
+    i + 0.5), edge-clamped."""
+    h, w = img.shape
+    u = np.clip(pts[..., 0] - 0.5, 0, w - 1)
+    v = np.clip(pts[..., 1] - 0.5, 0, h - 1)
+    x0 = np.minimum(u.astype(np.int64), w - 2)
+    y0 = np.minimum(v.astype(np.int64), h - 2)
+    fx, fy = u - x0, v - y0
+    a, b = img[y0, x0], img[y0, x0 + 1]
+    c, d = img[y0 + 1, x0], img[y0 + 1, x0 + 1]
+    return (a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy
+
+
+def line_cover(dist: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """Anti-aliased coverage of a line `width` px wide at `dist` px from its centre (render.py's _line_ink):
+    a box filter, and hairlines fade instead of jumping to one pixel."""
+    return np.clip(width / 2 + 0.5 - dist, 0, 1) * np.minimum(width, 1)
+
+
+def drawn_width(width: np.ndarray) -> np.ndarray:
+    """The width a vector line needs to put down the ink `line_cover` does: equal below one pixel, where
+    line_cover's ink across the line is w (w + 1)^2 / 4 rather than w."""
+    return np.where(width < 1, width * (width + 1) ** 2 / 4, width)
+
+
+def pixel_centres(size: int) -> tuple[np.ndarray, np.ndarray]:
+    c = np.arange(size, dtype=np.float32) + 0.5
+    return c[None, :], c[:, None]  # x (1, size), y (size, 1)
+
+
+def hatch_distance(size: int, angle: float, pitch: float, phase0: float = 0.0) -> np.ndarray:
+    """Distance (px) from each pixel centre to the nearest line of the family phase = k + phase0, where
+    phase = (x cos a + y sin a) / pitch."""
+    x, y = pixel_centres(size)
+    phase = (x * math.cos(angle) + y * math.sin(angle)) / pitch - phase0
+    return np.abs(phase - np.round(phase)) * pitch
+
+
+def trace_lines(size: int, angle: float, pitch: float, phase0: float = 0.0, shift: np.ndarray | None = None,
+                step: float = 2.0) -> np.ndarray:
+    """Centre lines of the family (x cos a + y sin a + shift(x, y)) / pitch = k + phase0, every `step` px
+    along each line: (lines, samples, 2), covering the picture and `step` beyond its edges."""
+    n = np.array([math.cos(angle), math.sin(angle)])
+    d = np.array([-math.sin(angle), math.cos(angle)])
+    c = size / 2
+    reach = size * 0.7072 + pitch + step
+    cn = c * (n[0] + n[1])
+    ks = np.arange(math.floor((cn - reach) / pitch - phase0), math.ceil((cn + reach) / pitch - phase0) + 1)
+    s0 = (ks + phase0) * pitch - cn  # each line's offset from the centre along n
+    t = np.arange(-reach, reach + step / 2, step)
+    along = c + t[None, :, None] * d  # (1, T, 2)
+    pts = along + s0[:, None, None] * n
+    if shift is not None:  # solve phase(p) = k by fixed-point steps (the shift field is smooth and slow)
+        for _ in range(4):
+            pts = along + (s0[:, None] - sample(shift, pts))[..., None] * n
+    return pts
+
+
+def runs(pts: np.ndarray, widths: np.ndarray, keep: np.ndarray, size: int, step: float) -> list[Stroke]:
+    """Strokes along each traced line where `keep` holds, inside the picture and a step beyond (the SVG's
+    viewport clips there), with their points thinned where a straight line between neighbours will do."""
+    inside = ((pts[..., 0] > -step) & (pts[..., 0] < size + step)
+              & (pts[..., 1] > -step) & (pts[..., 1] < size + step))
+    on = keep & inside
+    out: list[Stroke] = []
+    for i in np.flatnonzero(on.any(axis=1)):
+        row = np.concatenate([[False], on[i], [False]])
+        edges = np.flatnonzero(row[1:] != row[:-1])
+        for a, b in zip(edges[::2], edges[1::2]):
+            if b - a >= 2:
+                p, w = _thin(pts[i, a:b], widths[i, a:b])
+                out.append(Stroke(p, w))
+    return out
+
+
+def _thin(p: np.ndarray, w: np.ndarray, tol: float = 0.04, every: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Drops points that lie (in position and width) within `tol` px of the midpoint of their neighbours,
+    keeping at least every `every`-th so drift along gentle curves stays below a few tenths of a pixel."""
+    n = len(p)
+    if n <= 2:
+        return p, w
+    keep = np.ones(n, bool)
+    mid_p = np.abs(p[:-2] + p[2:] - 2 * p[1:-1]).max(axis=1) / 2
+    mid_w = np.abs(w[:-2] + w[2:] - 2 * w[1:-1]) / 2
+    keep[1:-1] = (mid_p > tol) | (mid_w > tol) | (np.arange(1, n - 1) % every == 0)
+    return p[keep], w[keep]
+
+
+# ---- iso-lines (marching squares) ------------------------------------------------------------------------
+
+# segments per cell case; corners: bit 0 top-left, 1 top-right, 2 bottom-right, 3 bottom-left;
+# edges: 0 top, 1 right, 2 bottom, 3 left. Saddles (5, 10) are resolved by the cell's centre below.
+_CASES = {1: [(3, 0)], 2: [(0, 1)], 3: [(3, 1)], 4: [(1, 2)], 6: [(0, 2)], 7: [(3, 2)], 8: [(3, 2)],
+          9: [(0, 2)], 11: [(1, 2)], 12: [(3, 1)], 13: [(0, 1)], 14: [(3, 0)]}
+_SADDLE = {(5, True): [(0, 1), (3, 2)], (5, False): [(3, 0), (1, 2)],
+           (10, True): [(3, 0), (1, 2)], (10, False): [(0, 1), (3, 2)]}
+
+
+def iso_lines(field: np.ndarray, level: float, stride: int = 1) -> list[np.ndarray]:
+    """Polylines (n, 2), in pixel coordinates, where the per-pixel `field` (sampled every `stride` px)
+    crosses `level`; closed loops repeat their first point at the end."""
+    f = field[::stride, ::stride].astype(np.float64)
+    hh, ww = f.shape
+    b = f > level
+    case = (b[:-1, :-1] * 1 + b[:-1, 1:] * 2 + b[1:, 1:] * 4 + b[1:, :-1] * 8).astype(np.int8)
+    centre = (f[:-1, :-1] + f[:-1, 1:] + f[1:, 1:] + f[1:, :-1]) / 4 > level
+    ci, cj, ea, eb = [], [], [], []
+    for k, segs in _CASES.items():
+        i, j = np.nonzero(case == k)
+        for e0, e1 in segs:
+            ci.append(i), cj.append(j), ea.append(np.full(len(i), e0)), eb.append(np.full(len(i), e1))
+    for (k, high), segs in _SADDLE.items():
+        i, j = np.nonzero((case == k) & (centre == high))
+        for e0, e1 in segs:
+            ci.append(i), cj.append(j), ea.append(np.full(len(i), e0)), eb.append(np.full(len(i), e1))
+    ci, cj = np.concatenate(ci), np.concatenate(cj)
+    if not len(ci):
+        return []
+    ea, eb = np.concatenate(ea), np.concatenate(eb)
+    nh = hh * (ww - 1)  # horizontal edges first, then vertical ones
+
+    def edge(e):
+        ii = ci + (e == 2)
+        jj = cj + (e == 1)
+        horizontal = (e == 0) | (e == 2)
+        ident = np.where(horizontal, ii * (ww - 1) + cj, nh + ci * ww + jj)
+        f0 = np.where(horizontal, f[ii, cj], f[ci, jj])
+        f1 = np.where(horizontal, f[ii, np.minimum(cj + 1, ww - 1)], f[np.minimum(ci + 1, hh - 1), jj])
+        frac = np.clip((level - f0) / np.where(f1 == f0, 1, f1 - f0), 0, 1)
+        x = np.where(horizontal, cj + frac, jj)
+        y = np.where(horizontal, ii, ci + frac)
+        return ident, np.stack([x * stride + 0.5, y * stride + 0.5], axis=1)
+
+    ida, pa = edge(ea)
+    idb, pb = edge(eb)
+    n = len(ida)
+    ids = np.concatenate([ida, idb])
+    order = np.argsort(ids, kind="stable")
+    other = np.full(2 * n, -1, np.int64)  # for end j (j < n: segment j's a, else j - n's b): the other end there
+    same = np.flatnonzero(ids[order][1:] == ids[order][:-1])
+    other[order[same]] = order[same + 1]
+    other[order[same + 1]] = order[same]
+    other = other.tolist()
+    seen = bytearray(n)
+    points = np.concatenate([pa, pb])
+    lines = []
+    for s in range(n):
+        if seen[s]:
+            continue
+        seen[s] = 1
+        chain = [s, s + n]  # end indices in drawing order
+        for direction in (0, 1):  # forward from b, then backward from a
+            end = chain[-1] if direction == 0 else chain[0]
+            ext = []
+            while True:
+                nxt = other[end]
+                if nxt < 0:
+                    break
+                seg = nxt % n
+                if seen[seg]:
+                    break
+                seen[seg] = 1
+                far = seg + n if nxt < n else seg  # leave through the segment's other end
+                ext.append(nxt), ext.append(far)
+                end = far
+            if direction == 0:
+                chain.extend(ext)
+            else:
+                chain[:0] = ext[::-1]
+        idx = chain[::2] + [chain[-1]]
+        line = points[idx]
+        if other[chain[-1]] == chain[0] or (len(idx) > 2 and ids[chain[-1]] == ids[chain[0]]):
+            line[-1] = line[0]
+        lines.append(line)
+    return lines
+
+
+def gradient_length(up: np.ndarray) -> np.ndarray:
+    """|grad| of the upsampled tone per pixel (torch.gradient's differences, as render.py's outline)."""
+    gy, gx = np.gradient(up)
+    return np.sqrt(gx * gx + gy * gy)
+
+
+def outline_strokes(up: np.ndarray, width: float, size: int) -> list[Stroke]:
+    """render.py's outline as geometry: the iso-line of the tone at OUTLINE_LEVEL, where it is a real edge
+    (its strength), `width` px wide times that strength."""
+    if width <= 0:
+        return []
+    strength_px = np.clip((gradient_length(up) * size - 3) / 6, 0, 1).astype(np.float32)
+    stride = max(1, round(size / 256))
+    out = []
+    for line in iso_lines(up, OUTLINE_LEVEL, stride):
+        w = width * sample(strength_px, line)
+        on = np.concatenate([[False], w > 0.05, [False]])
+        edges = np.flatnonzero(on[1:] != on[:-1])
+        for a, b in zip(edges[::2], edges[1::2]):
+            if b - a >= 2:
+                out.append(Stroke(line[a:b], w[a:b]))
+    return out
+
+
+# ---- a rasteriser for strokes and dots (the PNG drawn from the SVG's geometry) ---------------------------
+
+def draw(size: int, strokes: list[Stroke], dots: np.ndarray | None = None) -> np.ndarray:
+    """Ink coverage (size, size) float32 of round-capped strokes and discs: each segment is a capsule
+    (line_cover of the distance to it), overlaps take the darker (torch's scatter max: order-free)."""
+    p0, p1, hw = [], [], []
+    for s in strokes:
+        p0.append(s.points[:-1]), p1.append(s.points[1:]), hw.append((s.widths[:-1] + s.widths[1:]) / 4)
+    if dots is not None and len(dots):
+        p0.append(dots[:, :2]), p1.append(dots[:, :2]), hw.append(dots[:, 2])
+    ink = torch.zeros(size * size, dtype=torch.float32)
+    if not p0:
+        return ink.view(size, size).numpy()
+    a, b, h = np.concatenate(p0), np.concatenate(p1), np.concatenate(hw)
+    reach = np.abs(b - a).max(axis=1) + 2 * h + 3
+    bits = np.ceil(np.log2(np.maximum(reach, 2))).astype(int)
+    for k in np.unique(bits):  # patches of like size together, a few million pixels at a time
+        sel = np.flatnonzero(bits == k)
+        patch = 2 ** int(k)
+        chunk = max(1, (1 << 22) // (patch * patch))
+        for start in range(0, len(sel), chunk):
+            part = sel[start:start + chunk]
+            _capsules(ink, size, a[part], b[part], h[part], patch)
+    return ink.view(size, size).numpy()
+
+
+def _capsules(ink: torch.Tensor, size: int, a: np.ndarray, b: np.ndarray, h: np.ndarray, patch: int) -> None:
+    lo = np.floor(np.minimum(a, b) - h[:, None] - 1).astype(np.int64)  # (n, 2) patch corner x, y
+    off = np.arange(patch)
+    px = lo[:, 0, None, None] + off[None, None, :]  # (n, 1, P)
+    py = lo[:, 1, None, None] + off[None, :, None]  # (n, P, 1)
+    d = b - a
+    dd = np.maximum((d * d).sum(axis=1), 1e-12)
+    ax, ay = a[:, 0, None, None], a[:, 1, None, None]
+    t = np.clip(((px + 0.5 - ax) * d[:, 0, None, None] + (py + 0.5 - ay) * d[:, 1, None, None])
+                / dd[:, None, None], 0, 1)
+    dist = np.hypot(px + 0.5 - ax - t * d[:, 0, None, None], py + 0.5 - ay - t * d[:, 1, None, None])
+    w = 2 * h[:, None, None]
+    # a box filter across the edge; below a pixel's width scaled so the ink across the line is w, as a
+    # vector renderer's area coverage gives
+    cover = (np.clip(w / 2 + 0.5 - dist, 0, 1) * np.where(w < 1, 4 * w / (w + 1) ** 2, 1)).astype(np.float32)
+    valid = (px >= 0) & (px < size) & (py >= 0) & (py < size) & (cover > 0)
+    index = np.broadcast_to(py * size + px, cover.shape)[valid]
+    ink.scatter_reduce_(0, torch.from_numpy(index), torch.from_numpy(cover[valid]), reduce="amax")
+
+
+def to_gray(ink: np.ndarray) -> np.ndarray:
+    """Ink coverage -> 8-bit paper-minus-ink, rounded."""
+    return np.clip(255.5 - 255 * ink, 0, 255).astype(np.uint8)

@@ -1,0 +1,229 @@
+"""SVG pictures: a print style's geometry (engine/styles/) as a standalone SVG that remembers how it was
+made, and reading those settings back.
+
+- The same metadata as the PNG (pngmeta.py): the caption in <title>, the `parameters` text in <desc>, the
+  exact JSON in <metadata><artgen:settings>, written first so a reader finds it in the file's first KB.
+- Deterministic bytes: fixed decimals, fixed element order, no dates, no ids that depend on anything else.
+- A picture: white paper, variable-width lines as filled outlines, even lines as stroked paths, dots as
+  circles, in px (viewBox = the PNG's pixels). Plotter mode (engine/plotter.py): strokes only, in mm, one
+  Inkscape layer per pen pass.
+- Reading uses the standard library's expat with no DTD: a document type declaration (which could declare
+  entities to expand) is refused, and only the first MAX_SCAN bytes are looked through.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import stat
+from pathlib import Path
+from xml.parsers import expat
+from xml.sax.saxutils import escape
+
+import numpy as np
+
+from .errors import ArtGenError
+from .fileio import write_bytes_atomic
+from .plotter import Page, Plot, plot
+from .pngmeta import MAX_SETTINGS_BYTES, check_metadata, parameters_text
+from .styles import Geometry, render_paths
+
+SVG_NS = "http://www.w3.org/2000/svg"
+ARTGEN_NS = "urn:artgen-desktop:settings"  # a name, never fetched
+INKSCAPE_NS = "http://www.inkscape.org/namespaces/inkscape"
+MAX_SCAN = 4 << 20  # the settings come first; a file without them this far in is not ours
+
+
+def _fmt(x: float, decimals: int) -> str:
+    text = f"{x:.{decimals}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _points(p: np.ndarray, decimals: int) -> str:
+    return " ".join(f"{_fmt(x, decimals)},{_fmt(y, decimals)}" for x, y in p.tolist())
+
+
+def _normals(p: np.ndarray) -> np.ndarray:
+    t = np.gradient(p, axis=0)
+    length = np.hypot(t[:, 0], t[:, 1])[:, None]
+    t = t / np.where(length > 0, length, 1)
+    return np.stack([-t[:, 1], t[:, 0]], axis=1)
+
+
+def _head(meta: dict, width: str, height: str, view: str, extra_ns: str = "") -> list[str]:
+    settings = json.dumps(meta, sort_keys=True, ensure_ascii=True)
+    return ['<?xml version="1.0" encoding="UTF-8"?>',
+            f'<svg xmlns="{SVG_NS}" xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:artgen="{ARTGEN_NS}"{extra_ns} '
+            f'version="1.1" width="{width}" height="{height}" viewBox="{view}">',
+            f"<metadata><artgen:settings>{escape(settings)}</artgen:settings></metadata>",
+            f"<title>{escape(str(meta.get('caption', '')))}</title>",
+            f"<desc>{escape(parameters_text(meta))}</desc>"]
+
+
+def picture_svg(geometry: Geometry, meta: dict) -> bytes:
+    """The geometry as a picture in px: what the PNG shows."""
+    s = geometry.size
+    out = _head(meta, str(s), str(s), f"0 0 {s} {s}")
+    out.append(f'<rect width="{s}" height="{s}" fill="#fff"/>')
+    filled = [st for st in geometry.strokes if not st.constant]
+    even = [st for st in geometry.strokes if st.constant]
+    if filled or len(geometry.dots):
+        out.append('<g fill="#000" stroke="none">')
+        for st in filled:  # a line whose width varies: its outline, left side out and right side back
+            half = _normals(st.points) * (st.widths[:, None] / 2)
+            ring = np.concatenate([st.points + half, (st.points - half)[::-1]])
+            out.append(f'<path d="M{_points(ring, 2)}Z"/>')
+        for x, y, r in geometry.dots.tolist():
+            out.append(f'<circle cx="{_fmt(x, 2)}" cy="{_fmt(y, 2)}" r="{_fmt(r, 2)}"/>')
+        out.append("</g>")
+    if even:
+        out.append('<g fill="none" stroke="#000" stroke-linecap="round" stroke-linejoin="round">')
+        for st in even:
+            out.append(f'<path stroke-width="{_fmt(float(st.widths[0]), 3)}" d="M{_points(st.points, 2)}"/>')
+        out.append("</g>")
+    out.append("</svg>\n")
+    return "\n".join(out).encode("utf-8")
+
+
+def plotter_svg(result: Plot, meta: dict) -> bytes:
+    """Pen strokes in mm on the page, one Inkscape layer per pass, no fills."""
+    page = result.page
+    w, h = _fmt(page.width, 2), _fmt(page.height, 2)
+    out = _head(meta, f"{w}mm", f"{h}mm", f"0 0 {w} {h}", f' xmlns:inkscape="{INKSCAPE_NS}"')
+    out.append(f"<!-- plotter: {result.paths} paths (from {result.paths_before}); pen-up travel "
+               f"{result.travel_before / 1000:.2f} m in drawing order, {result.travel_after / 1000:.2f} m ordered; "
+               f"pen {_fmt(page.pen, 3)} mm -->")
+    for i, layer in enumerate(result.layers, 1):
+        out.append(f'<g inkscape:groupmode="layer" id="layer{i}" inkscape:label="{i} pass {i}" fill="none" '
+                   f'stroke="#000" stroke-width="{_fmt(page.pen, 3)}" stroke-linecap="round" stroke-linejoin="round">')
+        out.extend(f'<path d="M{_points(p, 2)}"/>' for p in layer)
+        out.append("</g>")
+    out.append("</svg>\n")
+    return "\n".join(out).encode("utf-8")
+
+
+def tone_svg(image, meta: dict) -> bytes:
+    """The raw tone view has no lines: the picture embedded as a PNG."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", compress_level=6)
+    s = image.width
+    out = _head(meta, str(s), str(s), f"0 0 {s} {s}")
+    out.append(f'<image width="{s}" height="{s}" xlink:href="data:image/png;base64,'
+               f'{base64.b64encode(buf.getvalue()).decode("ascii")}"/>')
+    out.append("</svg>\n")
+    return "\n".join(out).encode("utf-8")
+
+
+def render_svg(tone, settings, meta: dict, page: Page | None = None, image=None) -> tuple[bytes, Plot | None]:
+    """SVG bytes of a tone image (PIL 'L' at the model's size, as Result.tone) in `settings`' style, and
+    the plot's report in plotter mode. `image` (the rendered PNG picture) is only needed for the raw tone."""
+    style = settings.style
+    if style.mode == "tone":
+        if page is not None:
+            raise ArtGenError("the raw tone view has no lines for a plotter: pick a print style")
+        if image is None:
+            raise ArtGenError("the raw tone view needs its picture to be written as SVG")
+        return tone_svg(image, meta), None
+    t = np.asarray(tone.convert("L"), dtype=np.float32) / 255
+    geometry = render_paths(t, style, settings.size)
+    if page is None:
+        return picture_svg(geometry, meta), None
+    result = plot(geometry, page)
+    return plotter_svg(result, meta), result
+
+
+def write_svg(path, data: bytes) -> None:
+    write_bytes_atomic(path, data)
+
+
+# ---- reading -----------------------------------------------------------------------------------------------
+
+class _Done(Exception):
+    pass
+
+
+def _refuse_dtd(*_args):
+    raise ArtGenError("has a document type declaration (refused: it could declare entities)")
+
+
+def read_svg_text(path) -> str | None:
+    """The ArtGen settings text of an SVG, or None if it has none; nothing is fetched or expanded."""
+    path = Path(path)
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ArtGenError(f"{path}: not a readable picture (not a regular file)")
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise ArtGenError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ArtGenError(f"{path}: cannot be read ({e.strerror or e})") from None
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_dtd
+    parser.ExternalEntityRefHandler = lambda *a: _refuse_dtd()
+    state = {"root": None, "inside": False, "text": [], "size": 0}
+
+    def start(name, _attrs):
+        if state["root"] is None:
+            state["root"] = name
+            if name != f"{SVG_NS} svg":
+                raise ArtGenError("is not an SVG picture")
+        elif name == f"{ARTGEN_NS} settings":
+            state["inside"] = True
+
+    def text(data):
+        if state["inside"]:
+            state["size"] += len(data)
+            if state["size"] > MAX_SETTINGS_BYTES:
+                raise ArtGenError("holds ArtGen settings that are too large (damaged)")
+            state["text"].append(data)
+
+    def end(name):
+        if name == f"{ARTGEN_NS} settings":
+            raise _Done
+
+    parser.StartElementHandler, parser.CharacterDataHandler, parser.EndElementHandler = start, text, end
+    with f:
+        try:
+            read = 0
+            while read < MAX_SCAN:
+                chunk = f.read(1 << 16)
+                read += len(chunk)
+                parser.Parse(chunk, not chunk)
+                if not chunk:
+                    break
+        except _Done:
+            return "".join(state["text"])
+        except ArtGenError as e:
+            raise ArtGenError(f"{path}: {e}") from None
+        except expat.ExpatError as e:
+            raise ArtGenError(f"{path}: not a readable SVG picture ({expat.ErrorString(e.code)})") from None
+    return None
+
+
+def read_svg_metadata(path) -> dict:
+    """The exact settings stored by ArtGen in an SVG, checked as a PNG's are (pngmeta.check_metadata)."""
+    text = read_svg_text(path)
+    if text is None:
+        raise ArtGenError(f"{path}: this picture holds no ArtGen settings (it was not made by ArtGen)")
+    return check_metadata(path, text)
+
+
+def read_metadata(path) -> dict:
+    """Settings from an ArtGen PNG or SVG, told apart by their first bytes (not the name)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            if not stat.S_ISREG(path.stat().st_mode):
+                raise ArtGenError(f"{path}: not a readable picture (not a regular file)")
+            head = f.read(8)
+    except FileNotFoundError:
+        raise ArtGenError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ArtGenError(f"{path}: cannot be read ({e.strerror or e})") from None
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return read_svg_metadata(path)
+    from .pngmeta import read_png_metadata
+    return read_png_metadata(path)

@@ -1,0 +1,153 @@
+"""Print styles (engine/styles/), SVG pictures (engine/svg.py) and plotter mode (engine/plotter.py).
+
+The SVG of every style, rasterised back by QtSvg at the PNG's size, matches the PNG; both are byte-identical
+at any batch size; the SVG's settings restore as a PNG's do; plotter SVGs are strokes only, in mm.
+"""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from artgen_desktop.engine import ArtGenError, EngraveStyle, Settings, engrave
+from artgen_desktop.engine.export import ExportWriter
+from artgen_desktop.engine.params import PARAMS, STYLES
+from artgen_desktop.engine.plotter import parse_page
+from artgen_desktop.engine.pngmeta import png_bytes
+from artgen_desktop.engine.styles import MODULES
+from artgen_desktop.engine.svg import read_metadata, render_svg
+
+LINE_STYLES = list(MODULES)
+SIZE = 256
+
+
+def _tones() -> list[np.ndarray]:
+    """Three 64 x 64 tones like the model's: a shaded blob with a silhouette, a soft gradient, two forms."""
+    y, x = np.mgrid[0:64, 0:64] / 63.0
+    blob = np.where((x - 0.5) ** 2 / 0.12 + (y - 0.5) ** 2 / 0.06 < 1, 0.15 + 0.7 * x, 1.0)
+    gradient = 1 - 0.9 * np.clip(1.2 * x * y, 0, 1)
+    two = np.minimum(np.where(np.hypot(x - 0.3, y - 0.35) < 0.2, 0.3, 1.0),
+                     np.where(np.hypot(x - 0.7, y - 0.7) < 0.22, 0.05 + 0.8 * y, 1.0))
+    out = []
+    for t in (blob, gradient, two):  # 8-bit, as the engine quantises tones, lightly smoothed
+        t = torch.nn.functional.avg_pool2d(torch.tensor(t, dtype=torch.float32)[None, None], 3, 1, 1,
+                                           count_include_pad=False)[0, 0]
+        out.append((t.clamp(0, 1) * 255).round().to(torch.uint8).numpy())
+    return out
+
+
+def _meta(settings: Settings, seed: int = 7) -> dict:
+    return {"seed": seed, "caption": "a test <picture> & \"quotes\"", "model": "m", "model_hash": "h" * 12,
+            "label": "", **settings.to_dict()}
+
+
+def _rasterise(data: bytes, size: int) -> np.ndarray:
+    from PySide6.QtCore import QByteArray
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtSvg import QSvgRenderer
+    renderer = QSvgRenderer(QByteArray(data))
+    assert renderer.isValid()
+    img = QImage(size, size, QImage.Format.Format_Grayscale8)
+    img.fill(255)
+    painter = QPainter(img)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    renderer.render(painter)
+    painter.end()
+    return np.array(img.constBits(), np.uint8).reshape(size, img.bytesPerLine())[:, :size].copy()
+
+
+@pytest.mark.parametrize("mode", LINE_STYLES)
+def test_svg_rasterised_matches_the_png(qapp, mode):
+    settings = Settings(size=SIZE, style=EngraveStyle(mode=mode))
+    for tone in _tones():
+        png = engrave(torch.from_numpy(tone.astype(np.float32) / 255)[None], settings.style, SIZE)[0].numpy()
+        data, _ = render_svg(Image.fromarray(tone, "L"), settings, _meta(settings))
+        diff = np.abs(_rasterise(data, SIZE).astype(np.float64) - png).mean()
+        assert diff <= 0.03 * 255, (mode, diff)
+        assert (255 - png.astype(float)).mean() > 2  # (something was drawn to compare)
+
+
+@pytest.mark.parametrize("mode", LINE_STYLES)
+def test_png_and_svg_are_byte_identical_at_any_batch_size(tiny_engine, mode):
+    settings = Settings(size=SIZE, style=EngraveStyle(mode=mode))
+
+    def files(batch):
+        return {r.seed: (png_bytes(r.image, r.metadata), render_svg(r.tone, r.settings, r.metadata)[0])
+                for r in tiny_engine.generate([4, 5, 6], settings, batch_size=batch)}
+
+    assert files(3) == files(1)
+    tones = _tones()
+    style = settings.style
+    batch = engrave(torch.from_numpy(np.stack(tones).astype(np.float32) / 255), style, SIZE)
+    one = engrave(torch.from_numpy(tones[2].astype(np.float32) / 255)[None], style, SIZE)
+    assert torch.equal(batch[2], one[0])
+
+
+def test_settings_restore_from_an_svg(tmp_path, tiny_engine):
+    settings = Settings(size=SIZE, style=EngraveStyle(mode="stipple", dot_size=4.5, dot_spacing=5.0))
+    result = tiny_engine.generate([11], settings)[0]
+    with ExportWriter(tmp_path, formats=("png", "svg")) as w:
+        w.add(result)
+    svg, png = tmp_path / "seed-000011.svg", tmp_path / "seed-000011.png"
+    assert read_metadata(svg) == read_metadata(png) == json.loads(json.dumps(result.metadata))
+    assert Settings.from_dict(read_metadata(svg)) == settings
+    row = json.loads((tmp_path / "metadata.jsonl").read_text())
+    assert row["file_name"] == "seed-000011.png"
+    only = tmp_path / "svg-only"
+    with ExportWriter(only, formats=("svg",)) as w:
+        w.add(result)
+    assert sorted(p.name for p in only.iterdir() if not p.name.startswith(".")) == [
+        "metadata.jsonl", "seed-000011.svg", "seed-000011.txt"]
+
+
+@pytest.mark.parametrize("body, message", [
+    ('<!DOCTYPE svg [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><svg xmlns="http://www.w3.org/2000/svg">&b;</svg>',
+     "document type declaration"),
+    ('<svg xmlns="http://www.w3.org/2000/svg"><rect/></svg>', "holds no ArtGen settings"),
+    ('<html><body/></html>', "not an SVG"),
+    ('<svg xmlns="http://www.w3.org/2000/svg"><metadata>', "not a readable SVG"),  # cut short
+    ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:artgen="urn:artgen-desktop:settings"><metadata><artgen:settings>'
+     '{"seed": "x"}</artgen:settings></metadata></svg>', "seed"),
+    ('<svg <<', "not a readable SVG"),
+])
+def test_bad_svgs_are_refused_with_a_reason(tmp_path, body, message):
+    path = tmp_path / "bad.svg"
+    path.write_text(body)
+    with pytest.raises(ArtGenError, match=message):
+        read_metadata(path)
+
+
+def test_style_parameters_are_checked_by_name():
+    with pytest.raises(ArtGenError, match="Line families must be between 2 and 4, not 9"):
+        EngraveStyle(mode="crosshatch", families=9)
+    with pytest.raises(ArtGenError, match="Dot size must be a number"):
+        EngraveStyle(mode="stipple", dot_size="big")
+    with pytest.raises(ArtGenError, match="Levels must be a whole number"):
+        EngraveStyle(mode="contour", levels=2.5)
+    for spec in STYLES.values():  # every style's parameters are fields of the style, with the table's defaults
+        for p in spec.every:
+            assert getattr(EngraveStyle(mode=spec.name), p.name) == PARAMS[p.name].default
+
+
+def test_plotter_svg_is_strokes_in_mm_with_a_layer_per_pass():
+    settings = Settings(size=512, style=EngraveStyle(mode="engraving"))
+    tone = Image.fromarray(_tones()[0], "L")
+    page = parse_page("A4", margin=20)
+    data, plot = render_svg(tone, settings, _meta(settings), page)
+    text = data.decode()
+    assert 'width="210mm" height="297mm" viewBox="0 0 210 297"' in text
+    assert not re.search(r'fill="(?!none)', text) and "<circle" not in text and "<rect" not in text
+    layers = re.findall(r'<g inkscape:groupmode="layer"[^>]*fill="none"[^>]*stroke="#000"', text)
+    assert len(layers) == len(plot.layers) >= 2  # wide lines took extra passes
+    coords = np.array([float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", " ".join(re.findall(r' d="M([^"]*)"', text)))])
+    assert coords.min() >= 20 - 1 and coords.max() <= 297 - 20 + 1  # on the page, inside the margins
+    assert plot.paths <= 5000 and plot.travel_after <= 0.3 * plot.travel_before
+    assert render_svg(tone, settings, _meta(settings), page)[0] == data  # deterministic
+    with pytest.raises(ArtGenError, match="page must be"):
+        parse_page("B7")
+    assert parse_page("300x200mm").width == 300
+    with pytest.raises(ArtGenError, match="no room"):
+        parse_page("A4", margin=120)
