@@ -137,6 +137,13 @@ def write_svg(path, data: bytes) -> None:
     write_bytes_atomic(path, data)
 
 
+def write_result_svg(path, result, page: Page | None = None) -> Plot | None:
+    """An engine Result as an SVG file (the app's Save as): same settings, same look as its PNG."""
+    data, report = render_svg(result.tone, result.settings, result.metadata, page, result.image)
+    write_svg(path, data)
+    return report
+
+
 # ---- reading -----------------------------------------------------------------------------------------------
 
 class _Done(Exception):
