@@ -26,9 +26,10 @@ from pathlib import Path
 
 from .common import RESULTS, Options, say
 
-FIGURES = ("gui", "cold_start", "memory", "model", "latency", "interpolation", "breakdown", "training", "throughput")
+FIGURES = ("gui", "cold_start", "memory", "model", "latency", "interpolation", "breakdown", "training", "throughput",
+           "atlas")
 # the figures that run on --device; the others time the app's own processes, which use the CPU
-DEVICE_FIGURES = ("latency", "interpolation", "training", "throughput")
+DEVICE_FIGURES = ("latency", "interpolation", "training", "throughput", "atlas")
 
 
 def _tiny_model(folder: Path) -> Path:
@@ -105,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             f"({m['torch_threads']} threads), load average {m['load_average_at_start']}; device {m['device']}; "
             f"model {model}")
         started = time.monotonic()
-        from . import latency, startup, throughput, training
+        from . import atlas, latency, startup, throughput, training
         in_process = {
+            "atlas": atlas.run,
             "model": startup.model_size, "latency": latency.latency, "interpolation": latency.interpolation,
             "breakdown": latency.breakdown, "training": training.run, "throughput": throughput.run,
         }
