@@ -86,7 +86,7 @@ ENGRAVING: tuple[Param, ...] = (
 )
 
 SPACING, ANGLE = ENGRAVING[0], ENGRAVING[1]
-LINE_WIDTH = Param("line_width", float, 0.3, 4.0, 1.0, 0.1, 1, "Line width",
+LINE_WIDTH = Param("line_width", float, 0.3, 4.0, 1.5, 0.1, 1, "Line width",
                    "Width of every line, px at 512 (cross-hatch and contour styles).")
 CROSSHATCH: tuple[Param, ...] = (
     Param("families", int, 2, 4, 3, 1, 0, "Line families",

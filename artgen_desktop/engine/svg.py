@@ -66,8 +66,10 @@ def picture_svg(geometry: Geometry, meta: dict) -> bytes:
     s = geometry.size
     out = _head(meta, str(s), str(s), f"0 0 {s} {s}")
     out.append(f'<rect width="{s}" height="{s}" fill="#fff"/>')
-    filled = [st for st in geometry.strokes if not st.constant]
-    even = [st for st in geometry.strokes if st.constant]
+    # a stroke a pixel wide or less goes as an outline too: QtSvg draws those with its cosmetic line
+    # stroker, which puts down up to a fifth less ink on diagonals than the line's area
+    even = [st for st in geometry.strokes if st.constant and st.widths[0] > 1.05]
+    filled = [st for st in geometry.strokes if not (st.constant and st.widths[0] > 1.05)]
     if filled or len(geometry.dots):
         out.append('<g fill="#000" stroke="none">')
         for st in filled:  # a line whose width varies: its outline, left side out and right side back

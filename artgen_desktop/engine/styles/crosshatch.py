@@ -34,11 +34,11 @@ def render_png(tone: np.ndarray, style, size: int) -> np.ndarray:
     dark = darkness(upsample(tone, size))
     scale = size / REF
     pitch, width = style.spacing * scale, style.line_width * scale
-    ink = np.zeros((size, size), np.float32)
+    paper = np.ones((size, size), np.float32)  # the light left through every family's lines
     for angle, thr in _families(style, size):
-        cover = line_cover(hatch_distance(size, angle, pitch), width) * (dark > thr)
-        np.maximum(ink, cover, out=ink)
-    return to_gray(ink)
+        paper *= 1 - line_cover(hatch_distance(size, angle, pitch), width) * (dark > thr)
+    # crossing lines darken each other as layers of ink (and as an SVG renderer composites them)
+    return to_gray(1 - paper)
 
 
 def render_paths(tone: np.ndarray, style, size: int) -> Geometry:

@@ -1,6 +1,6 @@
 """stipple: dots whose density and size follow the darkness. Placement is a jittered grid whose cells
-switch on at ordered-dither (Bayer) thresholds with a little noise: evenly spread, blue-noise-like dots with
-no clumps, in one pass (weighted Voronoi relaxation would be smoother but iterative). The PNG is drawn
+switch on at thresholds half ordered-dither (Bayer), half random: evenly spread dots with few clumps and no
+visible grid, in one pass (weighted Voronoi relaxation would be smoother but iterative). The PNG is drawn
 from the same dots the SVG writes."""
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ def dots(tone: np.ndarray, style, size: int) -> np.ndarray:
     cell = style.dot_spacing * scale
     n = math.ceil(size / cell)
     rng = np.random.default_rng(_SEED)
-    jitter = 0.2 + 0.6 * rng.random((n, n, 2))
+    jitter = 0.1 + 0.8 * rng.random((n, n, 2))
     i = np.arange(n)
-    threshold = (_BAYER[i[:, None] % 4, i[None, :] % 4] + rng.random((n, n))) / 16
+    # half ordered, half random: Bayer alone spreads dots evenly but prints its 4 x 4 grid in pale tones
+    threshold = 0.5 * (_BAYER[i[:, None] % 4, i[None, :] % 4] + 0.5) / 16 + 0.5 * rng.random((n, n))
     centres = (np.stack(np.meshgrid(i, i, indexing="xy"), axis=-1) + jitter) * cell  # (n, n, 2) x, y
     d = sample(dark, centres)
     on = (d > threshold) & (centres[..., 0] < size) & (centres[..., 1] < size)
