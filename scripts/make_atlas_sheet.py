@@ -1,0 +1,98 @@
+"""A results sheet for one atlas search (docs/), and a caption-based quality proxy for common words.
+
+    python scripts/make_atlas_sheet.py hat --seeds 0-1999 --out docs/atlas_search_hat.png
+    python scripts/make_atlas_sheet.py --quality --seeds 0-1999
+
+The atlas is the model's own (engine/atlas.py; --db for another file) and is built first for the seeds
+that are missing. --quality prints, for the model's 20 most frequent content words, the share of the top 24
+results whose greedy caption holds the word: a proxy for "shows the thing" (a person has to look at the
+sheets for the real figure), bounded by how many seeds of the atlas have the word at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+
+from artgen_desktop.engine import Engine, Settings, parse_seeds  # noqa: E402
+from artgen_desktop.engine.atlas import Atlas, build, search_words  # noqa: E402
+from artgen_desktop.engine.fileio import atomic_path  # noqa: E402
+from artgen_desktop.engine.tokenizer import split_words  # noqa: E402
+
+COLUMNS, ROWS, THUMB = 6, 4, 128
+
+
+def _wrap(text: str, draw: ImageDraw.ImageDraw, font, width: int, lines: int = 2) -> list[str]:
+    out, line = [], ""
+    for word in text.split():
+        trial = f"{line} {word}".strip()
+        if draw.textlength(trial, font=font) <= width or not line:
+            line = trial
+        else:
+            out.append(line)
+            line = word
+    out.append(line)
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1].rstrip(".") + "…"
+    return out
+
+
+def sheet(engine: Engine, hits, query: str, atlas_size: int) -> Image.Image:
+    results = engine.generate([h.seed for h in hits], Settings(temperature=0.0, size=256), batch_size=8)
+    try:
+        font = ImageFont.truetype("DejaVuSansCondensed.ttf", 10)
+    except OSError:  # (not on every system)
+        font = ImageFont.load_default()
+    cell_w, cell_h, top = THUMB + 8, THUMB + 40, 24
+    im = Image.new("L", (COLUMNS * cell_w + 8, top + ROWS * cell_h + 4), 255)
+    d = ImageDraw.Draw(im)
+    d.text((8, 6), f"artgen search \"{query}\": top {len(hits)} of {atlas_size:,} seeds (model {engine.info.hash})",
+           fill=0, font=font)
+    for i, r in enumerate(results):
+        x, y = 8 + (i % COLUMNS) * cell_w, top + (i // COLUMNS) * cell_h
+        im.paste(r.image.resize((THUMB, THUMB), Image.LANCZOS), (x, y))
+        d.text((x, y + THUMB + 2), f"seed {r.seed}", fill=110, font=font)
+        for k, line in enumerate(_wrap(r.caption, d, font, THUMB)):
+            d.text((x, y + THUMB + 13 + 11 * k), line, fill=0, font=font)
+    return im
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("query", nargs="?", default="")
+    p.add_argument("--model")
+    p.add_argument("--db")
+    p.add_argument("--seeds", default="0-1999")
+    p.add_argument("--out", help="the sheet's PNG")
+    p.add_argument("--quality", action="store_true")
+    args = p.parse_args()
+    engine = Engine.load(args.model, device="cpu")
+    with Atlas.for_engine(engine, args.db) as atlas:
+        build(engine, atlas, parse_seeds(args.seeds))
+        n = len(atlas)
+        if args.query and args.out:
+            hits = search_words(engine, atlas, args.query, limit=COLUMNS * ROWS)
+            with atomic_path(args.out) as tmp:
+                sheet(engine, hits, args.query, n).save(tmp, format="PNG", optimize=True)
+            print(f"wrote {args.out}")
+        if args.quality:
+            from bench.atlas import common_words
+            total = []
+            for w in common_words(engine, 20):
+                hits = search_words(engine, atlas, w, limit=24)
+                held = sum(w in split_words(h.caption) for h in hits)
+                have = len(atlas.word_matches([w], 10**6))
+                total.append(held / len(hits))
+                print(f"{w:>12}: {held}/{len(hits)} of the top results say it ({have} seeds of {n:,} do)")
+            print(f"mean: {100 * sum(total) / len(total):.0f} %")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
