@@ -27,7 +27,7 @@ from pathlib import Path
 from .common import RESULTS, Options, say
 
 FIGURES = ("gui", "cold_start", "memory", "model", "latency", "interpolation", "breakdown", "training", "throughput",
-           "atlas")
+           "atlas", "styles")
 # the figures that run on --device; the others time the app's own processes, which use the CPU
 DEVICE_FIGURES = ("latency", "interpolation", "training", "throughput", "atlas")
 
@@ -106,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             f"({m['torch_threads']} threads), load average {m['load_average_at_start']}; device {m['device']}; "
             f"model {model}")
         started = time.monotonic()
-        from . import atlas, latency, startup, throughput, training
+        from . import atlas, latency, startup, styles, throughput, training
         in_process = {
-            "atlas": atlas.run,
+            "atlas": atlas.run, "styles": styles.run,
             "model": startup.model_size, "latency": latency.latency, "interpolation": latency.interpolation,
             "breakdown": latency.breakdown, "training": training.run, "throughput": throughput.run,
         }

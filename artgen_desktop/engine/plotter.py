@@ -137,29 +137,61 @@ def travel(paths: list[np.ndarray]) -> float:
 def order(paths: list[np.ndarray], join: float) -> list[np.ndarray]:
     """Greedy nearest-end ordering from the page's corner, drawing a path backwards when its far end is
     nearer; a path starting within `join` mm of the pen is appended to the current one (no pen-up).
-    Vectorised over the remaining paths: O(n^2) but n is a few thousand per layer."""
+    The nearest end is found in a grid of buckets, ring by ring, with a full scan only when the nearby rings
+    are empty: about linear in the number of paths (a stipple has thousands of dots)."""
     n = len(paths)
     if n == 0:
         return []
     ends = np.concatenate([np.array([p[0] for p in paths]), np.array([p[-1] for p in paths])])  # (2n, 2)
-    left = np.ones(2 * n, bool)
-    pos = np.zeros(2)
+    lo = ends.min(axis=0)
+    extent = float(max((ends.max(axis=0) - lo).max(), 1e-6))
+    cell = extent / max(1, int(math.sqrt(n)))  # about one path per bucket
+    cells = np.floor((ends - lo) / cell).astype(np.int64)
+    buckets: dict[tuple[int, int], list[int]] = {}
+    for j, (cx, cy) in enumerate(cells.tolist()):
+        buckets.setdefault((cx, cy), []).append(j)
+    alive = np.ones(2 * n, bool)
+    xs, ys = ends[:, 0].tolist(), ends[:, 1].tolist()
+    span = int(cells.max()) + 1
+    pos = (0.0, 0.0)
     out: list[np.ndarray] = []
     current: list[np.ndarray] = []
     for _ in range(n):
-        d = np.hypot(ends[:, 0] - pos[0], ends[:, 1] - pos[1])
-        d[~left] = np.inf
-        j = int(np.argmin(d))
-        i = j % n
-        left[i] = left[i + n] = False
-        path = paths[i] if j < n else paths[i][::-1]
-        if current and d[j] <= join:
-            current.append(path[1:] if d[j] == 0 else path)
+        px, py = pos
+        cx, cy = int((px - lo[0]) // cell), int((py - lo[1]) // cell)
+        best, best_d = -1, math.inf
+        for ring in range(4):
+            for bx in range(cx - ring, cx + ring + 1):
+                for by in range(cy - ring, cy + ring + 1):
+                    if max(abs(bx - cx), abs(by - cy)) != ring:
+                        continue
+                    bucket = buckets.get((bx, by))
+                    if not bucket:
+                        continue
+                    bucket[:] = [j for j in bucket if alive[j]]  # (drops the ends already drawn)
+                    for j in bucket:
+                        d = math.hypot(xs[j] - px, ys[j] - py)
+                        if d < best_d or (d == best_d and j < best):
+                            best, best_d = j, d
+            # every end outside rings 0..ring is at least `ring` cells from the pen's own cell
+            if best >= 0 and best_d <= ring * cell and 0 <= cx < span and 0 <= cy < span:
+                break
+        else:
+            if best < 0 or not (0 <= cx < span and 0 <= cy < span) or best_d > 3 * cell:
+                idx = np.flatnonzero(alive)  # nothing near: the nearest of all that are left
+                d = np.hypot(ends[idx, 0] - px, ends[idx, 1] - py)
+                k = int(np.argmin(d))
+                best, best_d = int(idx[k]), float(d[k])
+        i = best % n
+        alive[i] = alive[i + n] = False
+        path = paths[i] if best < n else paths[i][::-1]
+        if current and best_d <= join:
+            current.append(path[1:] if best_d == 0 else path)
         else:
             if current:
                 out.append(np.concatenate(current))
             current = [path]
-        pos = path[-1]
+        pos = (float(path[-1][0]), float(path[-1][1]))
     out.append(np.concatenate(current))
     return out
 
