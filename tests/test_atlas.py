@@ -149,3 +149,19 @@ def test_an_atlas_of_another_model_is_refused_and_left_alone(tiny_engine, built,
     Atlas(other, "0123456789", tiny_engine.model.cfg.latent_dim).close()
     with pytest.raises(AtlasError, match="different models"):
         merge(tmp_path / "m.sqlite", [path, other])
+
+
+def test_a_second_connection_searches_the_atlas_while_it_grows(tiny_engine, built, tmp_path):
+    """WAL: a reader (the app, a CLI search) sees each committed batch of a build in another connection."""
+    path = tmp_path / "growing.sqlite"
+    writer, reader = _atlas(tiny_engine, path), _atlas(tiny_engine, path)
+    steps = iter_build(tiny_engine, writer, SEEDS, batch_size=32)
+    next(steps)
+    assert len(reader) == 0 and reader.nearest(np.zeros(tiny_engine.model.cfg.latent_dim), 3) == []
+    next(steps)
+    assert len(reader) == 32 and len(reader.latents_of(range(32))[0]) == 32
+    next(steps)
+    assert len(reader.latents_of(range(64))[0]) == 64  # the in-memory copy follows the other connection
+    steps.close()
+    writer.close()
+    reader.close()
