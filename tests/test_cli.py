@@ -145,7 +145,7 @@ def test_default_workers_follow_the_cores_and_the_seed_count(tmp_path, tiny_mode
     from artgen_desktop import cli
     calls = []
 
-    def fake_workers(model, device, seeds, settings, batch, workers, threads, out):
+    def fake_workers(model, device, seeds, settings, batch, workers, threads, out, *_files):  # (formats, page)
         calls.append((len(seeds), batch, workers, threads))
         return len(seeds)
 

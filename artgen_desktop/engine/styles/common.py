@@ -57,16 +57,14 @@ def darkness(up: np.ndarray) -> np.ndarray:
 
 def sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Bilinear values of a per-pixel field at points (..., 2) in pixel coordinates (pixel i's centre is
-    i + 0.5), edge-clamped."""
+    i + 0.5), edge-clamped: torch's grid_sample (align_corners=False is exactly this convention), one C++ op
+    where numpy's gathers were most of tracing a picture's lines."""
     h, w = img.shape
-    u = np.clip(pts[..., 0] - 0.5, 0, w - 1)
-    v = np.clip(pts[..., 1] - 0.5, 0, h - 1)
-    x0 = np.minimum(u.astype(np.int64), w - 2)
-    y0 = np.minimum(v.astype(np.int64), h - 2)
-    fx, fy = u - x0, v - y0
-    a, b = img[y0, x0], img[y0, x0 + 1]
-    c, d = img[y0 + 1, x0], img[y0 + 1, x0 + 1]
-    return (a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy
+    flat = np.asarray(pts, np.float32).reshape(1, 1, -1, 2) * np.array([2 / w, 2 / h], np.float32) - 1
+    with torch.no_grad():
+        out = F.grid_sample(torch.from_numpy(np.ascontiguousarray(img, np.float32))[None, None],
+                            torch.from_numpy(flat), mode="bilinear", padding_mode="border", align_corners=False)
+    return out.numpy().reshape(pts.shape[:-1])
 
 
 def line_cover(dist: np.ndarray, width: np.ndarray) -> np.ndarray:
@@ -147,11 +145,14 @@ def _thin(p: np.ndarray, w: np.ndarray, tol: float = 0.04, every: int = 8) -> tu
 # ---- iso-lines (marching squares) ------------------------------------------------------------------------
 
 # segments per cell case; corners: bit 0 top-left, 1 top-right, 2 bottom-right, 3 bottom-left;
-# edges: 0 top, 1 right, 2 bottom, 3 left. Saddles (5, 10) are resolved by the cell's centre below.
+# edges: 0 top, 1 right, 2 bottom, 3 left. Saddles (5, 10) are resolved by the cell's centre: with a high
+# centre they become cases 16 and 17.
 _CASES = {1: [(3, 0)], 2: [(0, 1)], 3: [(3, 1)], 4: [(1, 2)], 6: [(0, 2)], 7: [(3, 2)], 8: [(3, 2)],
-          9: [(0, 2)], 11: [(1, 2)], 12: [(3, 1)], 13: [(0, 1)], 14: [(3, 0)]}
-_SADDLE = {(5, True): [(0, 1), (3, 2)], (5, False): [(3, 0), (1, 2)],
-           (10, True): [(3, 0), (1, 2)], (10, False): [(0, 1), (3, 2)]}
+          9: [(0, 2)], 11: [(1, 2)], 12: [(3, 1)], 13: [(0, 1)], 14: [(3, 0)],
+          16: [(0, 1), (3, 2)], 5: [(3, 0), (1, 2)], 17: [(3, 0), (1, 2)], 10: [(0, 1), (3, 2)]}
+_TABLE = np.full((18, 2, 2), -1, np.int64)  # case, segment slot, (edge a, edge b)
+for _k, _segs in _CASES.items():
+    _TABLE[_k, :len(_segs)] = _segs
 
 
 def iso_lines(field: np.ndarray, level: float, stride: int = 1) -> list[np.ndarray]:
@@ -162,19 +163,17 @@ def iso_lines(field: np.ndarray, level: float, stride: int = 1) -> list[np.ndarr
     b = f > level
     case = (b[:-1, :-1] * 1 + b[:-1, 1:] * 2 + b[1:, 1:] * 4 + b[1:, :-1] * 8).astype(np.int8)
     centre = (f[:-1, :-1] + f[:-1, 1:] + f[1:, 1:] + f[1:, :-1]) / 4 > level
-    ci, cj, ea, eb = [], [], [], []
-    for k, segs in _CASES.items():
-        i, j = np.nonzero(case == k)
-        for e0, e1 in segs:
-            ci.append(i), cj.append(j), ea.append(np.full(len(i), e0)), eb.append(np.full(len(i), e1))
-    for (k, high), segs in _SADDLE.items():
-        i, j = np.nonzero((case == k) & (centre == high))
-        for e0, e1 in segs:
-            ci.append(i), cj.append(j), ea.append(np.full(len(i), e0)), eb.append(np.full(len(i), e1))
-    ci, cj = np.concatenate(ci), np.concatenate(cj)
+    case = case.astype(np.int64)
+    case[(case == 5) & centre] = 16
+    case[(case == 10) & centre] = 17
+    ci, cj = np.nonzero((case != 0) & (case != 15))
+    k = case[ci, cj]
+    two = _TABLE[k, 1, 0] >= 0
+    ci, cj = np.concatenate([ci, ci[two]]), np.concatenate([cj, cj[two]])
+    ea = np.concatenate([_TABLE[k, 0, 0], _TABLE[k[two], 1, 0]])
+    eb = np.concatenate([_TABLE[k, 0, 1], _TABLE[k[two], 1, 1]])
     if not len(ci):
         return []
-    ea, eb = np.concatenate(ea), np.concatenate(eb)
     nh = hh * (ww - 1)  # horizontal edges first, then vertical ones
 
     def edge(e):
@@ -288,17 +287,19 @@ def _capsules(ink: torch.Tensor, size: int, a: np.ndarray, b: np.ndarray, h: np.
     off = np.arange(patch)
     px = lo[:, 0, None, None] + off[None, None, :]  # (n, 1, P)
     py = lo[:, 1, None, None] + off[None, :, None]  # (n, P, 1)
-    d = b - a
-    dd = np.maximum((d * d).sum(axis=1), 1e-12)
-    ax, ay = a[:, 0, None, None], a[:, 1, None, None]
-    t = np.clip(((px + 0.5 - ax) * d[:, 0, None, None] + (py + 0.5 - ay) * d[:, 1, None, None])
-                / dd[:, None, None], 0, 1)
-    dist = np.hypot(px + 0.5 - ax - t * d[:, 0, None, None], py + 0.5 - ay - t * d[:, 1, None, None])
-    w = 2 * h[:, None, None]
+    a32, d = a.astype(np.float32), (b - a).astype(np.float32)
+    rx = (px + 0.5).astype(np.float32) - a32[:, 0, None, None]  # pixel centre relative to the segment start
+    ry = (py + 0.5).astype(np.float32) - a32[:, 1, None, None]
+    dx, dy = d[:, 0, None, None], d[:, 1, None, None]
+    inv = (1 / np.maximum(dx * dx + dy * dy, 1e-12)).astype(np.float32)
+    t = np.clip((rx * dx + ry * dy) * inv, 0, 1)
+    dist = np.hypot(rx - t * dx, ry - t * dy)
+    w = (2 * h).astype(np.float32)[:, None, None]
     # a box filter across the edge; below a pixel's width scaled so the ink across the line is w, as a
     # vector renderer's area coverage gives
-    cover = (np.clip(w / 2 + 0.5 - dist, 0, 1) * np.where(w < 1, 4 * w / (w + 1) ** 2, 1)).astype(np.float32)
-    valid = (px >= 0) & (px < size) & (py >= 0) & (py < size) & (cover > 0)
+    fade = np.where(w < 1, 4 * w / (w + 1) ** 2, 1).astype(np.float32)
+    cover = np.clip(w / 2 + 0.5 - dist, 0, 1) * fade
+    valid = ((px >= 0) & (px < size)) & ((py >= 0) & (py < size)) & (cover > 0)
     index = np.broadcast_to(py * size + px, cover.shape)[valid]
     ink.scatter_reduce_(0, torch.from_numpy(index), torch.from_numpy(cover[valid]), reduce="amax")
 
