@@ -1,6 +1,7 @@
 """A results sheet for one atlas search (docs/), and a caption-based quality proxy for common words.
 
     python scripts/make_atlas_sheet.py hat --seeds 0-1999 --out docs/atlas_search_hat.png
+    python scripts/make_atlas_sheet.py --like 1418 --seeds 0-1999 --out /tmp/like.png
     python scripts/make_atlas_sheet.py --quality --seeds 0-1999
 
 The atlas is the model's own (engine/atlas.py; --db for another file) and is built first for the seeds
@@ -20,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from artgen_desktop.engine import Engine, Settings, parse_seeds  # noqa: E402
-from artgen_desktop.engine.atlas import Atlas, build, search_words  # noqa: E402
+from artgen_desktop.engine.atlas import Atlas, build, like_seed, search_words  # noqa: E402
 from artgen_desktop.engine.fileio import atomic_path  # noqa: E402
 from artgen_desktop.engine.tokenizer import split_words  # noqa: E402
 
@@ -52,7 +53,7 @@ def sheet(engine: Engine, hits, query: str, atlas_size: int) -> Image.Image:
     cell_w, cell_h, top = THUMB + 8, THUMB + 40, 24
     im = Image.new("L", (COLUMNS * cell_w + 8, top + ROWS * cell_h + 4), 255)
     d = ImageDraw.Draw(im)
-    d.text((8, 6), f"artgen search \"{query}\": top {len(hits)} of {atlas_size:,} seeds (model {engine.info.hash})",
+    d.text((8, 6), f"artgen search {query}: top {len(hits)} of {atlas_size:,} seeds (model {engine.info.hash})",
            fill=0, font=font)
     for i, r in enumerate(results):
         x, y = 8 + (i % COLUMNS) * cell_w, top + (i // COLUMNS) * cell_h
@@ -68,6 +69,7 @@ def main() -> int:
     p.add_argument("query", nargs="?", default="")
     p.add_argument("--model")
     p.add_argument("--db")
+    p.add_argument("--like", type=int, metavar="SEED", help="a sheet of the seeds most like SEED")
     p.add_argument("--seeds", default="0-1999")
     p.add_argument("--out", help="the sheet's PNG")
     p.add_argument("--quality", action="store_true")
@@ -76,10 +78,15 @@ def main() -> int:
     with Atlas.for_engine(engine, args.db) as atlas:
         build(engine, atlas, parse_seeds(args.seeds))
         n = len(atlas)
-        if args.query and args.out:
-            hits = search_words(engine, atlas, args.query, limit=COLUMNS * ROWS)
+        if (args.query or args.like is not None) and args.out:
+            if args.like is not None:
+                hits = like_seed(engine, atlas, args.like, limit=COLUMNS * ROWS)
+                title = f"--like {args.like}"
+            else:
+                hits = search_words(engine, atlas, args.query, limit=COLUMNS * ROWS)
+                title = f'"{args.query}"'
             with atomic_path(args.out) as tmp:
-                sheet(engine, hits, args.query, n).save(tmp, format="PNG", optimize=True)
+                sheet(engine, hits, title, n).save(tmp, format="PNG", optimize=True)
             print(f"wrote {args.out}")
         if args.quality:
             from bench.atlas import common_words
