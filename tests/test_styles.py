@@ -120,6 +120,18 @@ def test_bad_svgs_are_refused_with_a_reason(tmp_path, body, message):
         read_metadata(path)
 
 
+def test_a_fifo_or_folder_is_refused_unread(tmp_path):
+    import os
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.svg")
+        with pytest.raises(ArtGenError, match="not a regular file"):
+            read_metadata(tmp_path / "pipe.svg")
+    with pytest.raises(ArtGenError, match="not a regular file"):
+        read_metadata(tmp_path)
+    with pytest.raises(ArtGenError, match="no such file"):
+        read_metadata(tmp_path / "missing.svg")
+
+
 def test_style_parameters_are_checked_by_name():
     with pytest.raises(ArtGenError, match="Line families must be between 2 and 4, not 9"):
         EngraveStyle(mode="crosshatch", families=9)

@@ -227,9 +227,9 @@ def read_metadata(path) -> dict:
     """Settings from an ArtGen PNG or SVG, told apart by their first bytes (not the name)."""
     path = Path(path)
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # (before opening: a FIFO would block the open)
+            raise ArtGenError(f"{path}: not a readable picture (not a regular file)")
         with open(path, "rb") as f:
-            if not stat.S_ISREG(path.stat().st_mode):
-                raise ArtGenError(f"{path}: not a readable picture (not a regular file)")
             head = f.read(8)
     except FileNotFoundError:
         raise ArtGenError(f"{path}: no such file") from None
