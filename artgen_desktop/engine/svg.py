@@ -48,7 +48,10 @@ def _points(p: np.ndarray, decimals: int) -> str:
 
 
 def _normals(p: np.ndarray) -> np.ndarray:
-    t = np.gradient(p, axis=0)
+    """Unit normals of a polyline (central differences; np.gradient's overhead was a fifth of an SVG)."""
+    t = np.empty_like(p)
+    t[1:-1] = (p[2:] - p[:-2]) / 2
+    t[0], t[-1] = p[1] - p[0], p[-1] - p[-2]
     length = np.hypot(t[:, 0], t[:, 1])[:, None]
     t = t / np.where(length > 0, length, 1)
     return np.stack([-t[:, 1], t[:, 0]], axis=1)
