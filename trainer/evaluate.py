@@ -157,7 +157,10 @@ def evaluate(model_path, dataset, seeds: int = 1000, out_dir=None, temperature: 
     sharp_real = float(edge_sharpness(val_x).mean())
 
     train_caps = {captions[i] for i in train}
-    tiny_train = _small(tones[train], 32).reshape(len(train), -1) / 255.0
+    # training pictures and their mirror images: a prior that stores mirrored latents would otherwise
+    # pass a mirrored copy off as a new picture
+    small_train = _small(tones[train], 32)
+    tiny_train = np.concatenate([small_train, small_train[:, :, ::-1]]).reshape(2 * len(train), -1) / 255.0
     near_gen = nearest_distance(_small(g_tones_arr, 32).reshape(seeds, -1) / 255.0, tiny_train)
     near_val = nearest_distance(_small(tones[val], 32).reshape(len(val), -1) / 255.0, tiny_train)
 

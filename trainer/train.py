@@ -179,8 +179,9 @@ class Trainer:
     # ---- model -------------------------------------------------------------------------------
     def _build_model(self):
         a = self.args
-        # the kernel prior stores every training image's latent and its mirror image's
-        prior = {"prior_bank": 2 * kept_count(len(self.train_idx), a.prior_keep) if a.prior == "kernel" else 0,
+        # the kernel prior stores every training image's latent (and its mirror image's, unless told not to)
+        per_image = 2 if a.prior_mirror else 1
+        prior = {"prior_bank": per_image * kept_count(len(self.train_idx), a.prior_keep) if a.prior == "kernel" else 0,
                  "prior_bandwidth": a.prior_bandwidth}
         if a.prior == "kernel":
             # its field is smooth: 8 Heun steps land as near the stored latents as 32 do (median distance
@@ -209,7 +210,7 @@ class Trainer:
             widths = {"decoder_channels": a.decoder_channels} if a.decoder_channels else {}
             cfg = ModelConfig.preset(a.preset, vocab_size=len(self.tokenizer), **prior, **widths)
             model = ArtGenModel(cfg)
-        model.captioner.head.weight = model.captioner.tok_emb.weight
+        model.captioner.tie_weights()
         self.cfg = cfg
         self.model = model.to(self.device)
         ae_params = [p for n, p in self.model.named_parameters() if not n.startswith("prior.")]
@@ -263,7 +264,7 @@ class Trainer:
         self.run = load_state(self.state_path, self._modules(), self.optimizers)
         self.run.pop("vocab", None)
         self.run.pop("config", None)
-        self.model.captioner.head.weight = self.model.captioner.tok_emb.weight
+        self.model.captioner.tie_weights()
         log.info("resumed at stage %s step %d", self.run["stage"], self.run["step"])
         return True
 
@@ -288,7 +289,7 @@ class Trainer:
         """The model as the app will see it: EMA prior, eval mode."""
         model = copy.deepcopy(self.model).cpu().eval()
         model.prior.load_state_dict(self.prior_ema.state_dict())
-        model.captioner.head.weight = model.captioner.tok_emb.weight
+        model.captioner.tie_weights()
         return Engine(model, self.tokenizer, ModelInfo(None, self.cfg), "cpu")
 
     # ---- the loop ----------------------------------------------------------------------------
@@ -306,8 +307,6 @@ class Trainer:
 
     def stage_budget(self, stage: str) -> tuple[float, int]:
         a = self.args
-        if self.kernel_prior and stage == "prior":
-            return math.inf, 1  # one step: encode and store
         share = 1.0 if self.kernel_prior else STAGE_SHARE[stage]
         seconds = a.time_budget * share if a.time_budget else math.inf
         steps = (a.steps if stage == "autoencoder" else a.prior_steps) or 10**12
@@ -432,8 +431,8 @@ class Trainer:
         return torch.cat([z for _, z_img, z_mirror in self.encoded_chunks() for z in (z_img, z_mirror)]).float()
 
     def drawable_latents(self, keep: float) -> torch.Tensor:
-        """Latents of the share `keep` of training images that the decoder redraws most faithfully, and of
-        their mirror images. Error is relative to the image's ink: intricate line drawings (diagrams, crowds,
+        """Latents of the share `keep` of training images that the decoder redraws most faithfully (and of
+        their mirror images with --prior-mirror). Error is relative to the image's ink: intricate line drawings (diagrams, crowds,
         lettering) come back as grey mush, and a seed that lands there shows a caption it does not draw."""
         z, z_mirror, rel = [], [], []
         for x, z_img, z_mir in self.encoded_chunks():
@@ -443,17 +442,21 @@ class Trainer:
             z.append(z_img)
             z_mirror.append(z_mir)
         best = torch.cat(rel).argsort()[: kept_count(len(self.train_idx), keep)]
-        return torch.cat([torch.cat(z)[best], torch.cat(z_mirror)[best]]).float()
+        mirrored = [torch.cat(z_mirror)[best]] if self.args.prior_mirror else []
+        return torch.cat([torch.cat(z)[best], *mirrored]).float()
+
+    def fit_kernel_prior(self):
+        """The kernel prior has nothing to learn: it stores the encoder's latents (seconds)."""
+        t0 = time.time()
+        self.model.prior.fit(self.drawable_latents(self.args.prior_keep))
+        self.prior_ema.load_state_dict(self.model.prior.state_dict())
+        self.run["elapsed"]["prior"] = time.time() - t0
+        self.run.setdefault("steps_done", {})["prior"] = 1  # one fit
+        self.emit(ProgressEvent("prior", 1, 1, 0.0, {}, 0.0, round(self.run["elapsed"]["prior"], 1)))
 
     def train_prior(self):
         a = self.args
         prior = self.model.prior
-        if self.kernel_prior:
-            def fit_kernel(i, steps, seconds, elapsed):
-                prior.fit(self.drawable_latents(a.prior_keep))
-                self.prior_ema.load_state_dict(prior.state_dict())
-                return {}
-            return fit_kernel
         z = self.encode_all()
         if self.run["step"] == 0:  # (on resume the buffers come from the checkpoint)
             prior.fit_statistics(z)
@@ -493,8 +496,11 @@ class Trainer:
                 self.run.update(stage=stage, step=0)
             if stage == "autoencoder" and self.args.finetune == "prior-only":
                 continue
-            step_fn = self.train_autoencoder() if stage == "autoencoder" else self.train_prior()
-            self.run_stage(stage, step_fn, tuner)
+            if stage == "prior" and self.kernel_prior:
+                self.fit_kernel_prior()
+            else:
+                step_fn = self.train_autoencoder() if stage == "autoencoder" else self.train_prior()
+                self.run_stage(stage, step_fn, tuner)
             if self.stop_requested:
                 return self.run
             self.save()
@@ -512,6 +518,10 @@ class Trainer:
             "finetune": self.args.finetune if self.args.init else None,
             "prior": self.args.prior, "prior_bandwidth": self.args.prior_bandwidth if self.kernel_prior else None,
             "prior_keep": self.args.prior_keep if self.kernel_prior else None,
+            "prior_mirror": self.args.prior_mirror if self.kernel_prior else None,
+            "losses": {"edge_weight": self.args.edge_weight,
+                       "adv_weight": self.args.adv_weight if self.disc is not None else 0.0,
+                       "adv_start": self.args.adv_start if self.disc is not None else None},
             "steps": self.run.get("steps_done", {}),
             "autoencoder_images_per_s": round(self.run.get("steps_done", {}).get("autoencoder", 0)
                                               * self.args.batch_size * self.dist.world
@@ -585,6 +595,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "mlp: learn a flow-matching MLP (generalises, blurrier on small data)")
     p.add_argument("--prior-keep", type=float, default=1.0,
                    help="kernel prior: the share of training images it keeps, those the decoder redraws best")
+    p.add_argument("--prior-mirror", action=argparse.BooleanOptionalAction, default=True,
+                   help="kernel prior: store each image's mirror image too (twice the variety of poses, "
+                        "twice the prior's cost per picture)")
     p.add_argument("--prior-bandwidth", type=float, default=0.3,
                    help="kernel prior: how far seeds stray from the stored latents (normalised units)")
     p.add_argument("--caption-weight", type=float, default=0.5)

@@ -267,7 +267,7 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> tuple[ArtGenMod
         if not torch.isfinite(t).all():
             raise ModelFileError(path, f"tensor {name} holds NaN or infinite values")
     model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
-    model.captioner.head.weight = model.captioner.tok_emb.weight
+    model.captioner.tie_weights()
     model.eval().to(device)
     return model, tokenizer, info
 

@@ -1,6 +1,6 @@
 """The ArtGen network: one latent z shared by an image autoencoder, a caption decoder and a latent prior.
 
-    seed -> eps ~ N(0, I) -> LatentPrior (flow-matching ODE) -> z -> ImageDecoder -> tone image
+    seed -> eps ~ N(0, I) -> FlowPrior (flow-matching ODE) -> z -> ImageDecoder -> tone image
                                                                  z -> CaptionDecoder -> words
 
 The encoder exists for training: the decoders learn from E(x) of real images, and the prior learns to
@@ -84,6 +84,11 @@ class ModelConfig:
             if isinstance(raw.get(key), list):
                 raw[key] = tuple(raw[key])
         return cls(**raw)
+
+    @property
+    def prior_kind(self) -> str:
+        """"kernel" (stored latents, prior_bank of them) or "mlp" (a learned velocity field)."""
+        return "kernel" if self.prior_bank else "mlp"
 
     @property
     def bottleneck(self) -> int:
@@ -219,10 +224,15 @@ class CaptionDecoder(nn.Module):
         self.blocks = nn.ModuleList(Block(d, cfg.text_heads) for _ in range(cfg.text_layers))
         self.ln_f = nn.LayerNorm(d)
         self.head = Linear(d, max(cfg.vocab_size, 1), bias=False)
-        self.head.weight = self.tok_emb.weight  # weight tying, as in GPT-2
+        self.tie_weights()
         # small embeddings (GPT-2's 0.02): with tied weights, unit-variance rows give huge first logits
         nn.init.normal_(self.tok_emb.weight, std=0.02)
         nn.init.normal_(self.pos_emb, std=0.02)
+
+    def tie_weights(self) -> None:
+        """The output head shares the token embeddings (as in GPT-2); loading a state dict or copying a
+        model unties them, so every such place calls this again."""
+        self.head.weight = self.tok_emb.weight
 
     def _run(self, x, caches=None):
         new_caches = []
@@ -302,7 +312,7 @@ class FlowPrior(nn.Module):
         return x
 
 
-class LatentPrior(FlowPrior):
+class MLPFlowPrior(FlowPrior):
     """Flow matching with a residual MLP: learns a smooth field (it generalises, and on small data blurs)."""
 
     def __init__(self, cfg: ModelConfig):
@@ -413,7 +423,7 @@ class ArtGenModel(nn.Module):
         self.encoder = ImageEncoder(cfg)
         self.decoder = ImageDecoder(cfg)
         self.captioner = CaptionDecoder(cfg)
-        self.prior = KernelPrior(cfg) if cfg.prior_bank else LatentPrior(cfg)
+        self.prior = KernelPrior(cfg) if cfg.prior_kind == "kernel" else MLPFlowPrior(cfg)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
