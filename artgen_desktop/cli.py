@@ -1,4 +1,4 @@
-"""`artgen`: the GUI by default; `generate`, `interpolate`, `info` for headless work; `--self-test`.
+"""`artgen`: the GUI by default; `generate`, `interpolate`, `info`, `atlas`, `search` for headless work; `--self-test`.
 
 `artgen train ...` (not listed in the help) runs the trainer: the fine-tune dialog's route in a frozen
 bundle, where there is no `python -m trainer`.
@@ -27,6 +27,7 @@ WORKERS = Param("workers", int, 1, 64, 1, 1, 0, "Workers", "worker processes")
 MAX_PIXELS_AT_ONCE = 1 << 29  # pictures held in memory at once (8-bit): 512 MiB, e.g. 128 at 2048 px
 SEEDS_PER_WORKER = 64  # --workers auto starts another process only when each gets this many seeds (~2 s to start)
 MAX_AUTO_WORKERS = 8
+FORMATS = {"png": ("png",), "svg": ("svg",), "both": ("png", "svg")}  # --format: the files of each picture
 
 
 class _Parser(argparse.ArgumentParser):
@@ -96,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
                           f"(auto: on a CPU one per core, at most {MAX_AUTO_WORKERS}, when each gets "
                           f"{SEEDS_PER_WORKER}+ seeds; else 1)")
     gen.add_argument("--shard", type=_shard, metavar="K/N", help="K/N: write only every N-th seed starting at the K-th")
+    gen.add_argument("--format", default=None, choices=list(FORMATS),
+                     help="png (the default), svg (vectors that remember their settings as the PNG does) or both")
+    gen.add_argument("--plotter", action="store_true",
+                     help="SVGs for a pen plotter: strokes only, in mm on --page, one Inkscape layer per pen pass, "
+                          "paths joined and ordered to cut pen-up travel (implies --format svg unless both)")
+    gen.add_argument("--page", default="A4", help="plotter page: A4, A3, letter or WxHmm, e.g. 300x300mm (default A4)")
+    gen.add_argument("--margin", type=float, default=15.0, metavar="MM", help="plotter page margin, mm (default 15)")
+    gen.add_argument("--pen", type=float, default=0.3, metavar="MM",
+                     help="plotter pen width, mm (default 0.3): wider lines take extra passes")
     _common(gen)
 
     it = sub.add_parser("interpolate", help="frames and an animated GIF between two seeds")
@@ -108,6 +118,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="print a model file's config and training summary")
     info.add_argument("model")
+
+    # the seed atlas (engine/atlas.py): every seed's latent and greedy caption, for `search` and the app
+    atlas = sub.add_parser("atlas", help="build or merge the seed atlas that `search` and the app's search use")
+    atlas_sub = atlas.add_subparsers(dest="atlas_command", required=True)
+    ab = atlas_sub.add_parser("build", help="add seeds to a model's atlas (resumable: seeds done are skipped)")
+    ab.add_argument("--model", help="model .safetensors file (default: the bundled model)")
+    ab.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ab.add_argument("--seeds", default="0-99999", help="e.g. 0-99999 (the default) or 1,5,10-20")
+    ab.add_argument("--shard", type=_shard, metavar="K/N", help="K/N: only every N-th seed starting at the K-th")
+    ab.add_argument("--db", help="atlas file (default: the model's atlas in the user cache folder)")
+    ab.add_argument("--batch-size", type=int, default=64, metavar="N", help="seeds per step (default 64)")
+    am = atlas_sub.add_parser("merge", help="merge atlases of one model (e.g. shards) into OUT")
+    am.add_argument("out", help="the merged atlas file (made if missing)")
+    am.add_argument("inputs", nargs="+", help="atlas files to add")
+
+    se = sub.add_parser("search", help="find seeds by words (and/or by likeness to a seed) in the seed atlas")
+    se.add_argument("words", nargs="?", default="", help='e.g. "horse" or "a red flower"')
+    se.add_argument("--like", type=int, metavar="SEED", help="seeds whose latent is nearest this seed's")
+    se.add_argument("--limit", type=int, default=50, metavar="N", help="results (1 to 10000; default 50)")
+    se.add_argument("--export", metavar="DIR", help="also write the results as PNG + caption pairs to DIR")
+    se.add_argument("--model", help="model .safetensors file (default: the bundled model)")
+    se.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    se.add_argument("--db", help="atlas file (default: the model's atlas in the user cache folder)")
     return parser
 
 
@@ -120,6 +153,21 @@ def _settings(args):
         param.check(getattr(args, param.name), param.option)
     style = EngraveStyle(mode=args.style, **{p.name: getattr(args, p.name) for p in style_params()})
     return Settings(style=style, **{p.name: getattr(args, p.name) for p in GENERATION})
+
+
+def _formats(args, settings):
+    """The files each picture gets and the plotter page (None unless --plotter), from --format, --plotter,
+    --page, --margin and --pen."""
+    from .engine.plotter import parse_page
+    formats = FORMATS[args.format or ("svg" if args.plotter else "png")]
+    page = None
+    if args.plotter:
+        if "svg" not in formats:
+            raise ArtGenError("--plotter writes SVGs: use --format svg or both")
+        page = parse_page(args.page, args.margin, args.pen)
+    if "svg" in formats and page is not None and settings.style.mode == "tone":
+        raise ArtGenError("--style tone has no lines for a plotter: pick a print style")
+    return formats, page
 
 
 def _check_pixels(count: int, size: int, option: str) -> None:
@@ -191,6 +239,7 @@ def cmd_generate(args) -> int:
     if args.shard:
         k, n = args.shard
         seeds = seeds[k::n]
+    formats, page = _formats(args, settings)
     out = _check_out(args.out)
     if not seeds:
         print(f"shard {args.shard[0]}/{args.shard[1]} of {args.seeds} has no seeds: nothing to write", file=sys.stderr)
@@ -204,7 +253,7 @@ def cmd_generate(args) -> int:
     else:
         workers = 1
     with _output_folder(out):
-        writer = ExportWriter(out)
+        writer = ExportWriter(out, formats, page)
         _warn_damaged(writer)
         if workers == 1:
             from tqdm import tqdm
@@ -215,8 +264,12 @@ def cmd_generate(args) -> int:
                                         on_batch=bar.update)
         else:
             written = _generate_in_workers(engine.info.path or args.model, args.device, seeds, settings, batch, workers,
-                                           max(1, cores // workers), writer.folder)
+                                           max(1, cores // workers), writer.folder, formats, page)
     print(f"wrote {written} pairs to {writer.folder}")
+    if page is not None and workers == 1:  # (workers' plots are reported by no one: each wrote its own)
+        paths, before, after = writer.plotted
+        print(f"plotter: {paths} paths; pen-up travel {before / 1000:.1f} m in drawing order, {after / 1000:.1f} m "
+              f"ordered ({100 * after / max(before, 1e-9):.0f}%)")
     return 0
 
 
@@ -232,7 +285,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _worker(k: int, model: str, device: str, seeds: list[int], settings, batch: int, threads: int, out: str,
-            events, stop, parent: int) -> None:
+            events, stop, parent: int, formats=("png",), page=None) -> None:
     """One worker process: its share of the seeds into the shared folder (as `--shard K/N` would)."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops workers between batches
@@ -242,7 +295,7 @@ def _worker(k: int, model: str, device: str, seeds: list[int], settings, batch: 
         from .engine.export import write_batches
         set_threads(threads)
         engine = Engine.load(model, device=device)
-        writer = ExportWriter(out)
+        writer = ExportWriter(out, formats, page)
 
         def batches():
             for b in engine.iter_generate(seeds, settings, batch_size=batch):
@@ -259,7 +312,7 @@ def _worker(k: int, model: str, device: str, seeds: list[int], settings, batch: 
 
 
 def _generate_in_workers(model: str, device: str, seeds: list[int], settings, batch: int, workers: int,
-                         threads: int, out: Path) -> int:
+                         threads: int, out: Path, formats=("png",), page=None) -> int:
     """Seed-sharded worker processes with `threads` torch threads each, all writing into `out` (the folder
     lock keeps metadata.jsonl whole). As bench/throughput.py runs them. Returns the pairs written."""
     import multiprocessing as mp
@@ -269,7 +322,7 @@ def _generate_in_workers(model: str, device: str, seeds: list[int], settings, ba
     events, stop = ctx.Queue(), ctx.Event()
     procs = [ctx.Process(target=_worker, name=f"artgen-worker-{k}", daemon=True,
                          args=(k, model, device, seeds[k::workers], settings, batch, threads, str(out), events, stop,
-                               os.getpid()))
+                               os.getpid(), formats, page))
              for k in range(workers)]
     for p in procs:
         p.start()
@@ -342,6 +395,70 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_atlas(args) -> int:
+    from .engine import Engine, parse_seeds
+    from .engine.atlas import Atlas, iter_build, merge
+    if args.atlas_command == "merge":
+        with merge(args.out, args.inputs) as atlas:
+            if atlas.notice:
+                print(f"artgen: warning: {atlas.notice}", file=sys.stderr)
+            print(f"atlas {atlas.path}: {len(atlas)} seeds")
+        return 0
+    if not 1 <= args.batch_size <= 1024:
+        raise ArtGenError(f"--batch-size must be between 1 and 1024, not {args.batch_size}")
+    seeds = parse_seeds(args.seeds)
+    if args.shard:
+        seeds = seeds[args.shard[0]::args.shard[1]]
+    engine = Engine.load(args.model, device=args.device)
+    from tqdm import tqdm
+    with Atlas.for_engine(engine, args.db) as atlas:
+        if atlas.notice:
+            print(f"artgen: warning: {atlas.notice}", file=sys.stderr)
+        with tqdm(total=len(seeds), unit="seed", desc="atlas", file=sys.stderr) as bar:
+            for p in iter_build(engine, atlas, seeds, args.batch_size):
+                bar.update(p.done - bar.n)
+        print(f"atlas {atlas.path}: {len(atlas)} seeds ({p.done} of the {len(seeds)} asked for)")
+    return 0
+
+
+def cmd_search(args) -> int:
+    from .engine import Engine, Settings, check_seed
+    from .engine.atlas import Atlas, default_path, search
+    if not 1 <= args.limit <= 10_000:
+        raise ArtGenError(f"--limit must be between 1 and 10000, not {args.limit}")
+    if args.like is not None:
+        check_seed(args.like)
+    elif not args.words.strip():
+        raise ArtGenError('give words to search for (e.g. artgen search "horse") or --like SEED')
+    out = _check_out(args.export) if args.export else None
+    engine = Engine.load(args.model, device=args.device)
+    path = Path(args.db) if args.db else default_path(engine.info.hash)
+    build_hint = f"build it with `artgen atlas build{' --model ' + args.model if args.model else ''}`"
+    if not path.is_file():
+        raise ArtGenError(f"model {engine.info.name} ({engine.info.hash}) has no seed atlas at {path} yet: "
+                          f"{build_hint}")
+    with Atlas.for_engine(engine, path) as atlas:
+        if atlas.notice:
+            print(f"artgen: warning: {atlas.notice}", file=sys.stderr)
+        if not len(atlas):
+            raise ArtGenError(f"the seed atlas {path} is empty: {build_hint}")
+        hits = search(engine, atlas, args.words, args.like, args.limit)
+        print(f"{len(hits)} result(s) among the {len(atlas):,} seeds of the atlas {path}", file=sys.stderr)
+    for h in hits:
+        print(f"{h.seed}\t{h.score:.3f}\t{h.caption}")
+    if out is not None and hits:
+        from .engine import ExportWriter
+        from .engine.export import write_batches
+        with _output_folder(out):
+            writer = ExportWriter(out)
+            _warn_damaged(writer)
+            # greedy captions, as the atlas searched; the other settings are the defaults
+            settings = Settings(temperature=0.0)
+            n = write_batches(writer, engine.iter_generate([h.seed for h in hits], settings, batch_size=16))
+        print(f"wrote {n} pairs to {writer.folder}", file=sys.stderr)
+    return 0
+
+
 def cmd_gui(args) -> int:
     from .ui.app import run
     return run(model=args.model, device=args.device)
@@ -365,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["gui", *argv])
     try:
         return {"generate": cmd_generate, "interpolate": cmd_interpolate, "info": cmd_info,
-                "gui": cmd_gui}[args.command](args)
+                "atlas": cmd_atlas, "search": cmd_search, "gui": cmd_gui}[args.command](args)
     except (ArtGenError, ValueError) as e:
         print(f"artgen: error: {e}", file=sys.stderr)
         return 2

@@ -1,3 +1,4 @@
+import contextlib
 import os
 
 import pytest
@@ -90,3 +91,26 @@ def make_shapes_dataset(folder, per_kind: int = 6, size: int = 64):
 @pytest.fixture(scope="session")
 def shapes_dataset(tmp_path_factory):
     return make_shapes_dataset(tmp_path_factory.mktemp("shapes"))
+
+
+WAIT_MS = 30_000  # generous: the 2 cores may be shared with other work; normally each wait is well under 1 s
+
+
+@contextlib.contextmanager
+def open_main_window(qtbot, model_path, settings=None):
+    """The app's main window on a model, shown, 12 seeds a page; shut down afterwards."""
+    from artgen_desktop.engine import Settings
+    from artgen_desktop.ui.bridge import EngineBridge
+    from artgen_desktop.ui.main_window import MainWindow
+    from artgen_desktop.ui.state import AppState
+    state = AppState(page_size=12)
+    state.set_settings(settings or Settings(size=256))
+    w = MainWindow(bridge=EngineBridge(device="cpu"), state=state)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        with qtbot.waitSignal(w.bridge.model_loaded, timeout=WAIT_MS):
+            w.open_model(str(model_path))
+        yield w
+    finally:
+        w.shutdown()

@@ -6,6 +6,7 @@ import json
 import random
 
 import pytest
+from conftest import WAIT_MS, open_main_window
 from PIL import Image
 from PySide6.QtCore import QItemSelectionModel, QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
@@ -19,7 +20,6 @@ from artgen_desktop.ui.main_window import MainWindow, fit_to_screen
 from artgen_desktop.ui.prefs import Preferences
 from artgen_desktop.ui.state import AppState
 
-WAIT_MS = 30_000  # generous: the 2 cores may be shared with other work; normally each wait is well under 1 s
 SMALL = Settings(size=256)
 
 
@@ -35,15 +35,8 @@ def data_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def window(qtbot, tiny_model_path, data_dir):
-    state = AppState(page_size=12)
-    state.set_settings(SMALL)
-    w = MainWindow(bridge=EngineBridge(device="cpu"), state=state)
-    qtbot.addWidget(w)
-    w.show()
-    with qtbot.waitSignal(w.bridge.model_loaded, timeout=WAIT_MS):
-        w.open_model(str(tiny_model_path))
-    yield w
-    w.shutdown()
+    with open_main_window(qtbot, tiny_model_path, SMALL) as w:
+        yield w
 
 
 def wait_preview(qtbot, w, seed, settings=None):
@@ -314,6 +307,25 @@ def test_save_as_writes_a_png_that_restores(qtbot, window, tmp_path):
     assert meta["seed"] == 0 and meta["caption"] == window.preview.picture.caption
 
 
+def test_a_print_style_saves_and_exports_as_svg_that_restores(qtbot, window, tmp_path):
+    combo = window.controls.mode
+    combo.setCurrentIndex(combo.findData("stipple"))
+    assert window.state.settings.style.mode == "stipple"
+    assert window.controls.sliders["dot_size"].isEnabled() and not window.controls.sliders["bend"].isEnabled()
+    picture = wait_preview(qtbot, window, 0, window.state.settings)
+    path = window.preview.save_as(tmp_path / "keep.svg")
+    assert path == tmp_path / "keep.svg" and path.read_bytes().startswith(b"<?xml")
+    window.export_svg_action.trigger()  # Export writes SVGs too
+    combo.setCurrentIndex(combo.findData("engraving"))
+    window.controls.seed_box.setValue(5)
+    assert window.restore_from_png(path) is True
+    assert window.state.seed == 0 and window.state.settings == picture.settings
+    out = tmp_path / "export"
+    window.export_selected(out)
+    qtbot.waitUntil(lambda: window.export.done, timeout=WAIT_MS)
+    assert list(out.glob("*.svg")) and len(list(out.glob("*.svg"))) == len(list(out.glob("*.png")))
+
+
 def test_favourites_and_history_survive_a_restart(qtbot, window, data_dir):
     wait_preview(qtbot, window, 0)
     window.controls.seed_box.setValue(17)
@@ -387,7 +399,7 @@ def test_every_restore_failure_is_a_message(qtbot, window, tmp_path):
 def test_a_failing_reader_is_still_a_message(qtbot, window, tmp_path, monkeypatch):
     def explode(path):
         raise KeyError("seed")  # whatever the reader raises, the window answers with a message
-    monkeypatch.setattr("artgen_desktop.ui.main_window.read_png_metadata", explode)
+    monkeypatch.setattr("artgen_desktop.ui.main_window.read_metadata", explode)
     assert window.restore_from_png(tmp_path / "x.png") is False
     assert window.message_bar.text().startswith("Could not restore x.png")
 

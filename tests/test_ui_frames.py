@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import WAIT_MS, open_main_window
 from PIL import Image
 
 from artgen_desktop.engine import Settings, read_png_metadata
 from artgen_desktop.engine.sampling import interpolation_times
-from artgen_desktop.ui.bridge import EngineBridge
-from artgen_desktop.ui.main_window import MainWindow
-from artgen_desktop.ui.state import AppState
 
-WAIT_MS = 30_000
 SMALL = Settings(size=256)
 
 pytestmark = pytest.mark.usefixtures("one_engine_thread")
@@ -22,15 +19,8 @@ pytestmark = pytest.mark.usefixtures("one_engine_thread")
 @pytest.fixture
 def window(qtbot, tiny_model_path, tmp_path, monkeypatch):
     monkeypatch.setenv("ARTGEN_DATA_DIR", str(tmp_path / "userdata"))
-    state = AppState(page_size=12)
-    state.set_settings(SMALL)
-    w = MainWindow(bridge=EngineBridge(device="cpu"), state=state)
-    qtbot.addWidget(w)
-    w.show()
-    with qtbot.waitSignal(w.bridge.model_loaded, timeout=WAIT_MS):
-        w.open_model(str(tiny_model_path))
-    yield w
-    w.shutdown()
+    with open_main_window(qtbot, tiny_model_path, SMALL) as w:
+        yield w
 
 
 @pytest.fixture

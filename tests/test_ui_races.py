@@ -6,16 +6,13 @@ A real window and a real (tiny) model; the sliders are dragged with real mouse e
 from __future__ import annotations
 
 import pytest
+from conftest import WAIT_MS, open_main_window
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractSlider, QStyle, QStyleOptionSlider
 
 from artgen_desktop.engine import Settings
-from artgen_desktop.ui.bridge import EngineBridge
-from artgen_desktop.ui.main_window import MainWindow
-from artgen_desktop.ui.state import AppState
 
-WAIT_MS = 30_000
 SMALL = Settings(size=256)
 
 pytestmark = pytest.mark.usefixtures("one_engine_thread")
@@ -24,17 +21,10 @@ pytestmark = pytest.mark.usefixtures("one_engine_thread")
 @pytest.fixture
 def window(qtbot, tiny_model_path, tmp_path, monkeypatch):
     monkeypatch.setenv("ARTGEN_DATA_DIR", str(tmp_path / "userdata"))
-    state = AppState(page_size=12)
-    state.set_settings(SMALL)
-    w = MainWindow(bridge=EngineBridge(device="cpu"), state=state)
-    qtbot.addWidget(w)
-    w.show()
-    with qtbot.waitSignal(w.bridge.model_loaded, timeout=WAIT_MS):
-        w.open_model(str(tiny_model_path))
-    qtbot.waitUntil(w.gallery.model.is_filled, timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: not w.bridge.is_busy(), timeout=WAIT_MS)
-    yield w
-    w.shutdown()
+    with open_main_window(qtbot, tiny_model_path, SMALL) as w:
+        qtbot.waitUntil(w.gallery.model.is_filled, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: not w.bridge.is_busy(), timeout=WAIT_MS)
+        yield w
 
 
 class Drag:

@@ -17,8 +17,10 @@ message)`; the worker carries on with the next request.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import sqlite3
 import sys
 import threading
 import traceback
@@ -33,17 +35,20 @@ from PySide6.QtGui import QImage
 
 from artgen_desktop.engine import ArtGenError, Engine, ExportWriter, Result, Settings, set_threads
 from artgen_desktop.engine.animation import write_animation
+from artgen_desktop.engine.atlas import DEFAULT_SEEDS, Atlas, iter_build, search
 from artgen_desktop.engine.export import stem_for
 
 from .images import thumbnail, to_qimage
 
 MODEL, PREVIEW, LIVE, STRIP, GALLERY, EXPORT = "model", "preview", "live", "strip", "gallery", "export"
+SEARCH, ATLAS = "search", "atlas"  # the seed atlas (engine/atlas.py): a search, and its background build
 # lower runs first: what the artist is looking at right now beats background filling and exports
-PRIORITY = {MODEL: 0, PREVIEW: 1, LIVE: 1, STRIP: 2, GALLERY: 3, EXPORT: 4}
-COALESCING = {MODEL, PREVIEW, LIVE, STRIP, GALLERY}  # exports are never replaced by a later export
+PRIORITY = {MODEL: 0, PREVIEW: 1, LIVE: 1, SEARCH: 1, STRIP: 2, GALLERY: 3, EXPORT: 4, ATLAS: 5}
+COALESCING = {MODEL, PREVIEW, LIVE, STRIP, GALLERY, SEARCH, ATLAS}  # exports are never replaced by a later export
 FOLLOWING = {PREVIEW, LIVE}  # one-picture channels whose superseded-but-finished pictures are still shown
 GALLERY_BATCH = 4  # small batches: thumbnails appear progressively and the preview can cut in between
 EXPORT_BATCH = 4
+ATLAS_BATCH = 32  # seeds per atlas step (~0.2 s on 2 cores): a preview asked for meanwhile waits at most that
 THUMB_RENDER_SIZE = 256  # the renderer's smallest size; thumbnails are box-filtered down from it
 
 
@@ -84,6 +89,27 @@ class ExportSummary:
     animation: str | None = None
 
 
+@dataclass(frozen=True)
+class SearchResults:
+    """A search of the seed atlas, as plain data: the seeds best first, their greedy captions and scores."""
+
+    query: str
+    like: int | None
+    seeds: list[int]
+    captions: list[str]
+    scores: list[float]
+    atlas_size: int  # seeds the atlas held when searched
+    error: str = ""  # e.g. words the model does not know (with close ones)
+    notice: str = ""  # e.g. a damaged atlas was made again
+
+
+@dataclass(frozen=True)
+class AtlasProgress:
+    done: int  # of the seeds asked for
+    total: int
+    notice: str = ""
+
+
 @dataclass
 class _Job:
     id: int
@@ -121,6 +147,8 @@ class EngineBridge(QObject):
     gallery_batch = Signal(int, object)  # request id, list[Picture]
     live_ready = Signal(object)  # Picture
     strip_ready = Signal(object)  # list[Picture]
+    search_ready = Signal(int, object)  # request id, SearchResults
+    atlas_progress = Signal(int, object)  # request id, AtlasProgress
     progress = Signal(int, object)  # request id, Progress
     finished = Signal(int, str, object)  # request id, channel, last payload (e.g. ExportSummary)
     failed = Signal(int, str, str)  # request id, channel, message for a person
@@ -137,6 +165,7 @@ class EngineBridge(QObject):
         self._threads_wanted: int | None = None  # set by the main thread, applied by the worker
         self._threads_applied: int | None = None
         self._preview_base: Result | None = None  # worker only: the last preview, for style-only re-renders
+        self._atlas: Atlas | None = None  # worker only (an SQLite connection stays on its thread)
         self._pending: dict[str, _Job] = {}
         self._cancelled: set[int] = set()  # guarded by _cond
         self._cond = threading.Condition()
@@ -203,13 +232,15 @@ class EngineBridge(QObject):
             yield [Picture(r.seed, r.caption, to_qimage(r.image), settings, r.label, r) for r in results]
         return self._submit(STRIP, work)
 
-    def request_export(self, seeds: Sequence[int], settings: Settings, folder: str | Path) -> int:
-        """Writes seed-NNNNNN.png/.txt + metadata.jsonl; cancelling keeps every pair written so far."""
+    def request_export(self, seeds: Sequence[int], settings: Settings, folder: str | Path,
+                       formats: Sequence[str] = ("png",)) -> int:
+        """Writes seed-NNNNNN.png/.txt + metadata.jsonl (and .svg: `formats`); cancelling keeps every pair
+        written so far."""
         seeds = list(seeds)
 
         def work(engine):
             engine = _need(engine)
-            writer = ExportWriter(folder)  # a missing or read-only folder fails here, before any work
+            writer = ExportWriter(folder, formats)  # a missing or read-only folder fails here, before any work
             yield Progress(0, len(seeds), f"Exporting to {writer.folder}")
             try:
                 for batch in engine.iter_generate(seeds, settings, batch_size=EXPORT_BATCH):
@@ -240,6 +271,59 @@ class EngineBridge(QObject):
                 write_animation(anim, [r.image for r in frames], frame_ms)
             yield ExportSummary(str(writer.folder), [str(p) for p in writer.written], str(anim) if anim else None)
         return self._submit(EXPORT, work)
+
+    def _atlas_for(self, engine: Engine) -> tuple[Atlas, str]:
+        """Worker only: the loaded model's atlas, opened (or made) on first use; and a notice to show once."""
+        if self._atlas is None or self._atlas.model_hash != engine.info.hash:
+            if self._atlas is not None:
+                self._atlas.close()
+            self._atlas = None
+            self._atlas = Atlas.for_engine(engine)
+            notice, self._atlas.notice = self._atlas.notice, ""
+            return self._atlas, notice
+        return self._atlas, ""
+
+    @contextlib.contextmanager
+    def _atlas_damage(self):
+        """Worker only: an atlas file damaged while open is let go, so the next search or build opens it
+        again, and the check on opening (engine/atlas.py) makes it anew."""
+        try:
+            yield
+        except sqlite3.DatabaseError as e:
+            if self._atlas is not None:
+                self._atlas.close()
+            self._atlas = None
+            raise ArtGenError(f"the seed atlas file seems damaged ({e}); the next search checks it and makes it "
+                              "again if it is") from None
+
+    def request_search(self, text: str, like: int | None = None, limit: int = 48) -> int:
+        """Seeds by words, by likeness to a seed, or both; answered with search_ready(SearchResults)."""
+        def work(engine):
+            engine = _need(engine)
+            atlas, notice = self._atlas_for(engine)
+            size = 0
+            try:
+                with self._atlas_damage():
+                    size = len(atlas)
+                    hits = search(engine, atlas, text, like, limit) if size else []
+            except ArtGenError as e:  # unknown words and the like: the search bar says it, not an error box
+                yield SearchResults(text, like, [], [], [], size, str(e), notice)
+                return
+            yield SearchResults(text, like, [h.seed for h in hits], [h.caption for h in hits],
+                                [h.score for h in hits], size, "", notice)
+        return self._submit(SEARCH, work)
+
+    def request_atlas_build(self, seeds: Sequence[int] = DEFAULT_SEEDS) -> int:
+        """Adds the missing seeds to the model's atlas a batch per step (searchable as it grows; cancel to
+        pause, ask again to resume): atlas_progress(AtlasProgress) after each batch."""
+        def work(engine):
+            engine = _need(engine)
+            atlas, notice = self._atlas_for(engine)
+            with self._atlas_damage():
+                for p in iter_build(engine, atlas, seeds, ATLAS_BATCH):
+                    yield AtlasProgress(p.done, p.total, notice)
+                    notice = ""
+        return self._submit(ATLAS, work)
 
     def set_threads(self, n: int | None) -> None:
         """CPU threads for generation (None = default); e.g. 1 while a fine-tune shares the CPU."""
@@ -374,6 +458,10 @@ class EngineBridge(QObject):
             self.finished.emit(job_id, channel, payload)
         elif isinstance(payload, ModelDescription):
             self.model_loaded.emit(payload)
+        elif isinstance(payload, SearchResults):
+            self.search_ready.emit(job_id, payload)
+        elif isinstance(payload, AtlasProgress):
+            self.atlas_progress.emit(job_id, payload)
         elif isinstance(payload, Progress):
             self.progress.emit(job_id, payload)
         elif channel == PREVIEW:

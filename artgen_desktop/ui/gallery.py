@@ -7,6 +7,9 @@ Each request remembers the settings and model it renders, and its thumbnails are
 those only, so a request overtaken by a quick change (a slider released, then Reset style) can never
 fill the page with the wrong pictures. While a slider is being dragged the page waits for the release:
 the preview follows the drag, and a page of thumbnails per position would only slow it down.
+
+A search (the bar above, ui/atlas_search.py) turns the pages into pages of its results: every gallery
+action works on them as on any seeds; emptying the search goes back to the seed's own page.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from PySide6.QtWidgets import (
 
 from artgen_desktop.engine import MAX_SEED, Settings
 
-from .bridge import EngineBridge, ModelDescription
+from .atlas_search import AtlasSearch
+from .bridge import EngineBridge, ModelDescription, SearchResults
 from .gallery_model import SEED_ROLE, GalleryModel
 from .state import PAGE_SIZES, AppState
 
@@ -167,6 +171,8 @@ def settings_key(settings: Settings, model: ModelDescription | None) -> str:
 
 
 class GalleryPanel(QWidget):
+    message = Signal(str, str)  # text, level
+
     def __init__(self, state: AppState, bridge: EngineBridge, parent: QWidget | None = None):
         super().__init__(parent)
         self.state, self.bridge = state, bridge
@@ -181,6 +187,9 @@ class GalleryPanel(QWidget):
         self._held = QTimer(self, interval=RELEASE_POLL_MS)  # runs while a drag holds back a settings change
         self._held_change = 0.0  # when the last held-back change came
         self._held.timeout.connect(self._check_release)
+        self.results: SearchResults | None = None  # shown instead of pages of seeds while set
+        self._result_page = 0
+        self.search = AtlasSearch(bridge, self)
 
         self.prev_button = QToolButton(text="◀", toolTip="Previous page (Page Up)", autoRaise=True)
         self.next_button = QToolButton(text="▶", toolTip="Next page (Page Down)", autoRaise=True)
@@ -198,13 +207,17 @@ class GalleryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
+        layout.addWidget(self.search)
         layout.addLayout(bar)
         layout.addWidget(self.view, 1)
 
-        self.prev_button.clicked.connect(lambda: state.turn_page(-1))
-        self.next_button.clicked.connect(lambda: state.turn_page(1))
+        self.prev_button.clicked.connect(lambda: self.turn_page(-1))
+        self.next_button.clicked.connect(lambda: self.turn_page(1))
         self.page_size.currentIndexChanged.connect(lambda _: state.set_page_size(self.page_size.currentData()))
-        self.view.step_requested.connect(state.step_seed)
+        self.view.step_requested.connect(self.step)
+        self.search.results.connect(self.show_results)
+        self.search.cleared.connect(self.clear_results)
+        self.search.message.connect(self.message)
         self.view.selectionModel().selectionChanged.connect(self._on_view_selection)
         self.view.selectionModel().currentChanged.connect(self._on_view_current)
         state.page_changed.connect(lambda _: self.refresh())
@@ -231,13 +244,71 @@ class GalleryPanel(QWidget):
     def is_waiting_for_release(self) -> bool:
         return self._held.isActive()
 
+    # ---- search results --------------------------------------------------------------------------------
+
+    def show_results(self, results: SearchResults) -> None:
+        """A page of search results instead of a page of seeds; the best result becomes the current seed."""
+        self.results, self._result_page = results, 0
+        self.refresh()
+        self.state.set_seed(results.seeds[0])
+
+    def clear_results(self) -> None:
+        if self.results is not None:
+            self.results = None
+            self.refresh()
+
+    def more_like(self, seed: int) -> int | None:
+        return self.search.more_like(seed)
+
+    def turn_page(self, pages: int) -> None:
+        if self.results is None:
+            self.state.turn_page(pages)
+            return
+        last = (len(self.results.seeds) - 1) // self.state.page_size
+        self._result_page = min(max(self._result_page + pages, 0), last)
+        self.refresh()
+
+    def step(self, delta: int) -> None:
+        """←/→: the next seed, or among results the next result (turning the page at its edges)."""
+        if self.results is None or self.state.seed not in self.results.seeds:
+            self.state.step_seed(delta)
+            return
+        seeds = self.results.seeds
+        i = min(max(seeds.index(self.state.seed) + delta, 0), len(seeds) - 1)
+        page = i // self.state.page_size
+        if page != self._result_page:
+            self._result_page = page
+            self.refresh()
+        self.state.set_seed(seeds[i])
+
+    def page_seeds(self) -> list[int]:
+        if self.results is None:
+            return self.state.page_seeds
+        n = self.state.page_size
+        self._result_page = min(self._result_page, (len(self.results.seeds) - 1) // n)  # (after a page size change)
+        return self.results.seeds[self._result_page * n:(self._result_page + 1) * n]
+
+    def _show_range(self, seeds: list[int]) -> None:
+        if self.results is None:
+            first, last = seeds[0], seeds[-1]
+            self.range_label.setText(f"Seeds {first:,} – {last:,}")
+            self.prev_button.setEnabled(first > 0)
+            self.next_button.setEnabled(last < MAX_SEED - 1)
+            return
+        r, n = self.results, self.state.page_size
+        what = f"Like seed {r.like}" if r.like is not None and not r.query else f"“{r.query}”"
+        if r.like is not None and r.query:
+            what += f" like seed {r.like}"
+        start = self._result_page * n
+        self.range_label.setText(f"{what}: {start + 1}–{start + len(seeds)} of {len(r.seeds)} results "
+                                 f"({r.atlas_size:,} seeds searched)")
+        self.prev_button.setEnabled(self._result_page > 0)
+        self.next_button.setEnabled(start + n < len(r.seeds))
+
     def refresh(self) -> None:
         self._held.stop()  # this shows the current settings: nothing is held back any more
-        seeds = self.state.page_seeds
-        first, last = seeds[0], seeds[-1]
-        self.range_label.setText(f"Seeds {first:,} – {last:,}")
-        self.prev_button.setEnabled(first > 0)
-        self.next_button.setEnabled(last < MAX_SEED - 1)
+        seeds = self.page_seeds()
+        self._show_range(seeds)
         if self._model_desc is None:
             return  # nothing can render yet; the page fills when a model loads
         key = settings_key(self.state.settings, self._model_desc)

@@ -40,7 +40,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from artgen_desktop.engine import Settings, bundled_model_path, check_seed, read_png_metadata
+from artgen_desktop.engine import Settings, bundled_model_path, check_seed
+from artgen_desktop.engine.svg import read_metadata
 
 from .about import AboutDialog
 from .bridge import MODEL, EngineBridge, ModelDescription, Picture
@@ -169,8 +170,9 @@ class MainWindow(QMainWindow):
         for w in (self.busy_label, self.device_label, self.model_label, self.time_label):
             self.statusBar().addPermanentWidget(w)
 
-        for panel in (self.controls, self.preview, self.interpolation):
+        for panel in (self.controls, self.preview, self.interpolation, self.gallery):
             panel.message.connect(self.show_message)
+        self.preview.more_like.connect(self.more_like)
         self.message_bar.action_triggered.connect(self._on_message_action)
         self.library_panel.restore_requested.connect(self.restore_entry)
         self.preview.picture_shown.connect(self._keep_thumbnail)
@@ -207,6 +209,10 @@ class MainWindow(QMainWindow):
         self.save_action = self._action(file, "Save picture as…", self.preview.save_as, "Ctrl+S")
         self.export_action = self._action(file, "Export selected…", self.export_selected, "Ctrl+E",
                                           "Write the selected seeds as PNG + caption pairs to a folder")
+        self.export_svg_action = self._action(file, "Export SVG too", self._export_svg_changed,
+                                              tip="Export writes each picture as an SVG beside its PNG")
+        self.export_svg_action.setCheckable(True)
+        self.export_svg_action.setChecked(bool(self.prefs.get("export_svg", False)))
         file.addSeparator()
         self._action(file, "Quit", self.close, "Ctrl+Q")
 
@@ -239,14 +245,16 @@ class MainWindow(QMainWindow):
         self.prev_action = self._action(seed, "Previous seed", lambda: self._arrow(-1), "Left")
         self.next_action = self._action(seed, "Next seed", lambda: self._arrow(1), "Right")
         self.random_action = self._action(seed, "Random seed", self.state.random_seed, "R")
-        self._action(seed, "Previous page", lambda: self.state.turn_page(-1), "PgUp")
-        self._action(seed, "Next page", lambda: self.state.turn_page(1), "PgDown")
+        self._action(seed, "Previous page", lambda: self.gallery.turn_page(-1), "PgUp")  # (of results, in a search)
+        self._action(seed, "Next page", lambda: self.gallery.turn_page(1), "PgDown")
         seed.addSeparator()
         self.favourite_action = self._action(seed, "Favourite on/off", self.preview.toggle_favourite, "F")
         self._action(seed, "Use as interpolation seed A", lambda: self._use_for_interpolation("a"))
         self._action(seed, "Use as interpolation seed B", lambda: self._use_for_interpolation("b"))
+        self.more_like_action = self._action(seed, "More like this", lambda: self.more_like(self.state.seed),
+                                             tip="Seeds whose pictures are most like this one (seed atlas)")
         self.gallery.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        for a in seed.actions()[-2:] + [self.favourite_action, self.export_action]:
+        for a in seed.actions()[-3:] + [self.favourite_action, self.export_action]:
             self.gallery.view.addAction(a)
 
         help_menu = bar.addMenu("&Help")
@@ -266,11 +274,18 @@ class MainWindow(QMainWindow):
             key = Qt.Key.Key_Left if delta < 0 else Qt.Key.Key_Right
             focus.keyPressEvent(QKeyEvent(QEvent.Type.KeyPress, key, Qt.KeyboardModifier.NoModifier))
             return
-        self.state.step_seed(delta)
+        self.gallery.step(delta)  # the next seed, or the next search result
 
     def _use_for_interpolation(self, which: str) -> None:
         self.interpolation.set_seeds(**{which: self.state.seed})
         self.tabs.setCurrentWidget(self.interpolation)
+
+    def more_like(self, seed: int) -> None:
+        """Seeds like this one from the model's seed atlas, as a page of the gallery."""
+        self.gallery.more_like(seed)
+
+    def _export_svg_changed(self) -> None:
+        self.prefs.set("export_svg", self.export_svg_action.isChecked())
 
     def _update_undo_actions(self) -> None:
         self.undo_action.setEnabled(self.state.can_undo())
@@ -508,17 +523,19 @@ class MainWindow(QMainWindow):
     def open_picture(self, path: str | Path | None = None) -> bool:
         if path is None:
             start = str(existing_folder(self.prefs.get("export_dir") or default_export_dir()))
-            name, _ = QFileDialog.getOpenFileName(self, "Open an ArtGen picture", start, "PNG images (*.png)")
+            kinds = "ArtGen pictures (*.png *.svg);;PNG images (*.png);;SVG vectors (*.svg)"
+            name, _ = QFileDialog.getOpenFileName(self, "Open an ArtGen picture", start, kinds)
             if not name:
                 return False
             path = name
         return self.restore_from_png(path)
 
     def restore_from_png(self, path: str | Path) -> bool:
-        """Restores the seed and settings an ArtGen PNG was made with; any failure is a message, never a crash."""
+        """Restores the seed and settings an ArtGen PNG (or SVG) was made with; any failure is a message, never a
+        crash."""
         name = Path(path).name
         try:
-            meta = read_png_metadata(path)
+            meta = read_metadata(path)
             if not isinstance(meta, dict):
                 raise ValueError("its ArtGen data is not a set of named values")
             settings = Settings.from_dict(meta)
@@ -585,7 +602,8 @@ class MainWindow(QMainWindow):
             if not folder:
                 return None
         self.prefs.set("export_dir", str(folder))
-        request = self.bridge.request_export(seeds, self.state.settings, folder)
+        formats = ("png", "svg") if self.export_svg_action.isChecked() else ("png",)
+        request = self.bridge.request_export(seeds, self.state.settings, folder, formats)
         self.export = ExportProgress(self.bridge, request, f"Exporting {len(seeds)} picture(s)", len(seeds), self)
         self.export.ended.connect(self.show_message)
         return request
@@ -595,7 +613,7 @@ class MainWindow(QMainWindow):
     @staticmethod
     def _dropped_files(mime: QMimeData) -> list[Path]:
         return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()
-                and Path(u.toLocalFile()).suffix.lower() in (".png", ".safetensors")]
+                and Path(u.toLocalFile()).suffix.lower() in (".png", ".svg", ".safetensors")]
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if self._dropped_files(event.mimeData()):

@@ -16,6 +16,7 @@ from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from artgen_desktop.engine import ArtGenError, write_png
+from artgen_desktop.engine.svg import write_result_svg
 
 from .bridge import EngineBridge, ModelDescription, Picture
 from .image_view import ImageView
@@ -30,6 +31,7 @@ DIM_AFTER_MS = 300  # a picture slower than this to replace is dimmed, so the ar
 class PreviewPanel(QWidget):
     message = Signal(str, str)  # text, level
     picture_shown = Signal(object)  # Picture
+    more_like = Signal(object)  # seed: find seeds like it in the atlas (ui/atlas_search.py)
 
     def __init__(self, state: AppState, bridge: EngineBridge, library: Library, prefs: Preferences,
                  parent: QWidget | None = None):
@@ -58,8 +60,11 @@ class PreviewPanel(QWidget):
                                                            "seed and settings (Ctrl+S)")
         self.favourite_button = QPushButton("☆ Favourite", checkable=True, toolTip="Keep this seed and settings "
                                                                                    "in Favourites (F)")
+        self.more_like_button = QPushButton("More like this", toolTip="Seeds whose pictures are most like this one, "
+                                                                      "from the seed atlas")
         buttons = QHBoxLayout()
-        for b in (self.copy_caption_button, self.copy_seed_button, self.save_button, self.favourite_button):
+        for b in (self.copy_caption_button, self.copy_seed_button, self.save_button, self.favourite_button,
+                  self.more_like_button):
             buttons.addWidget(b)
         # picture, caption and buttons stay together, centred; the picture takes the largest square that fits
         layout = QVBoxLayout(self)
@@ -75,6 +80,7 @@ class PreviewPanel(QWidget):
         self.copy_seed_button.clicked.connect(self.copy_seed)
         self.save_button.clicked.connect(lambda: self.save_as())
         self.favourite_button.clicked.connect(self.toggle_favourite)
+        self.more_like_button.clicked.connect(lambda: self.picture and self.more_like.emit(self.picture.seed))
         state.seed_changed.connect(lambda _: self.refresh())
         state.settings_changed.connect(lambda _: self.refresh())
         bridge.preview_ready.connect(self._on_picture)
@@ -126,7 +132,8 @@ class PreviewPanel(QWidget):
         self.picture_shown.emit(picture)
 
     def _set_enabled(self, on: bool) -> None:
-        for b in (self.copy_caption_button, self.copy_seed_button, self.save_button, self.favourite_button):
+        for b in (self.copy_caption_button, self.copy_seed_button, self.save_button, self.favourite_button,
+                  self.more_like_button):
             b.setEnabled(on)
 
     def _entry(self) -> Entry:
@@ -158,22 +165,29 @@ class PreviewPanel(QWidget):
         self._update_favourite_button()
 
     def save_as(self, path: str | Path | None = None) -> Path | None:
-        """Saves the shown picture as a PNG with its parameters embedded; None asks for a file name."""
+        """Saves the shown picture as a PNG (or, named .svg, an SVG) with its parameters embedded; None asks
+        for a file name."""
         if self.picture is None or self.picture.result is None:
             return None
         if path is None:
             folder = Path(self.prefs.get("save_dir", str(default_export_dir())))
             suggested = str(folder / f"seed-{self.picture.seed:06d}.png")
-            name, _ = QFileDialog.getSaveFileName(self, "Save picture", suggested, "PNG images (*.png)")
+            name, kind = QFileDialog.getSaveFileName(self, "Save picture", suggested,
+                                                     "PNG images (*.png);;SVG vectors (*.svg)")
             if not name:
                 return None
+            if kind.startswith("SVG") and not name.lower().endswith(".svg"):
+                name = str(Path(name).with_suffix(".svg"))
             path = name
         path = Path(path)
-        if path.suffix.lower() != ".png":
+        if path.suffix.lower() not in (".png", ".svg"):
             path = path.with_suffix(".png")
         result = self.picture.result
         try:
-            write_png(path, result.image, result.metadata)
+            if path.suffix.lower() == ".svg":
+                write_result_svg(path, result)
+            else:
+                write_png(path, result.image, result.metadata)
         except (OSError, ArtGenError) as e:
             self.message.emit(f"Could not save {path}: {getattr(e, 'strerror', None) or e}", "error")
             return None

@@ -1,0 +1,183 @@
+"""The search bar above the gallery: find seeds by words in the model's seed atlas, and the atlas's build.
+
+The atlas (engine/atlas.py) is built on the engine thread as the bridge's lowest-priority job, a batch per
+step, so the preview and the gallery cut in between batches; it is searchable while it grows. Pausing
+cancels the job between batches; building again (or the next start of the app, when an atlas file exists)
+resumes where it stopped. Results arrive as plain seeds, captions and scores (SearchResults) and are
+handed to the gallery, which shows them as a page of seeds.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
+
+from artgen_desktop.engine.atlas import DEFAULT_SEEDS, default_path
+
+from .bridge import ATLAS, EngineBridge, ModelDescription, SearchResults
+
+SEARCHABLE_AFTER = 1_000  # a search asked of an empty atlas runs again once this many seeds are in
+
+
+class AtlasSearch(QWidget):
+    results = Signal(object)  # SearchResults with at least one seed
+    cleared = Signal()  # the search was emptied: back to pages of seeds
+    message = Signal(str, str)  # text, level
+
+    def __init__(self, bridge: EngineBridge, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.bridge = bridge
+        self.model: ModelDescription | None = None
+        self.build_request: int | None = None
+        self.search_request: int | None = None
+        self.done, self.total = 0, len(DEFAULT_SEEDS)
+        self._waiting: tuple[str, int | None] | None = None  # a search waiting for the atlas to fill
+
+        self.field = QLineEdit(placeholderText="Find seeds by words, e.g. horse or a red flower",
+                               toolTip="Searches the seed atlas of this model (Enter); empty it to go back to pages")
+        self.field.setClearButtonEnabled(True)
+        self.status = QLabel()
+        self.build_button = QToolButton(text="Build atlas", checkable=True, autoRaise=True,
+                                        toolTip="Make the seed atlas that search uses (in the background; "
+                                                "searchable while it grows, resumes after a quit)")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(4, 2, 4, 0)
+        row.addWidget(self.field, 1)
+        row.addWidget(self.status)
+        row.addWidget(self.build_button)
+        self._show_status()
+
+        self.field.returnPressed.connect(self.search_text)
+        self.field.textChanged.connect(lambda text: None if text.strip() else self.cleared.emit())
+        self.build_button.toggled.connect(self._on_build_toggled)
+        bridge.model_loaded.connect(self._on_model)
+        bridge.search_ready.connect(self._on_results)
+        bridge.atlas_progress.connect(self._on_progress)
+        bridge.finished.connect(self._on_finished)
+        bridge.failed.connect(self._on_failed)
+
+    # ---- the atlas ---------------------------------------------------------------------------------------
+
+    def _on_model(self, desc: ModelDescription) -> None:
+        if self.build_request is not None:
+            self.bridge.cancel(self.build_request)
+            self.build_request = None
+        self.model = desc
+        self.done, self._waiting = 0, None
+        if default_path(desc.hash).exists():
+            self.start_build()  # resumes a build a quit interrupted (a complete atlas ends at its first step)
+        else:
+            self._set_button(False)
+        self._show_status()
+
+    def start_build(self) -> None:
+        if self.model is None or self.build_request is not None:
+            return
+        self.build_request = self.bridge.request_atlas_build(DEFAULT_SEEDS)
+        self._set_button(True)
+        self._show_status()
+
+    def pause_build(self) -> None:
+        if self.build_request is not None:
+            self.bridge.cancel(self.build_request)  # stops between batches; every whole batch is kept
+            self.build_request = None
+        self._set_button(False)
+        self._show_status()
+
+    def is_building(self) -> bool:
+        return self.build_request is not None
+
+    def _on_build_toggled(self, on: bool) -> None:
+        if on:
+            self.start_build()
+        else:
+            self.pause_build()
+
+    def _set_button(self, on: bool) -> None:
+        self.build_button.blockSignals(True)
+        self.build_button.setChecked(on)
+        self.build_button.blockSignals(False)
+        self.build_button.setText("Pause atlas" if on else "Build atlas")
+        self.build_button.setVisible(self.model is not None and (on or self.done < self.total))
+
+    def _show_status(self) -> None:
+        if self.model is None:
+            text = ""
+        elif self.done >= self.total:
+            text = f"Atlas: {self.done:,} seeds"
+        elif self.build_request is not None:
+            text = f"Atlas: {self.done:,} of {self.total:,} seeds…"
+        elif self.done:
+            text = f"Atlas: {self.done:,} of {self.total:,} seeds (paused)"
+        else:
+            text = "No seed atlas yet"
+        self.status.setText(text)
+
+    def _on_progress(self, request_id: int, p) -> None:
+        if request_id != self.build_request:
+            return
+        if p.notice:
+            self.message.emit(p.notice, "warning")
+        self.done, self.total = p.done, p.total
+        self._show_status()
+        if self._waiting is not None and p.done >= min(SEARCHABLE_AFTER, p.total):
+            text, like = self._waiting
+            self._waiting = None
+            self._request(text, like)
+
+    def _on_finished(self, request_id: int, channel: str, _payload) -> None:
+        if channel == ATLAS and request_id == self.build_request:
+            self.build_request = None
+            self._set_button(False)
+            self._show_status()
+            if self._waiting is not None:  # (a small range: fewer than SEARCHABLE_AFTER seeds in all)
+                self._request(*self._waiting)
+                self._waiting = None
+
+    def _on_failed(self, request_id: int, _channel: str, message: str) -> None:
+        if request_id == self.build_request:
+            self.build_request = None
+            self._set_button(False)
+            self._show_status()
+            self.message.emit(f"The seed atlas could not be built: {message}", "error")
+        elif request_id == self.search_request:
+            self.message.emit(f"Could not search: {message}", "error")
+
+    # ---- searching ---------------------------------------------------------------------------------------
+
+    def search_text(self) -> int | None:
+        text = self.field.text().strip()
+        if not text:
+            self.cleared.emit()
+            return None
+        return self._request(text, None)
+
+    def more_like(self, seed: int) -> int | None:
+        """Seeds whose latents are nearest this seed's."""
+        return self._request("", seed)
+
+    def _request(self, text: str, like: int | None) -> int | None:
+        if self.model is None:
+            self.message.emit("Open a model before searching.", "warning")
+            return None
+        if self.done < self.total and self.build_request is None:
+            self.start_build()  # a search is the moment to fill the atlas; it keeps growing in the background
+        self.search_request = self.bridge.request_search(text, like)
+        return self.search_request
+
+    def _on_results(self, request_id: int, res: SearchResults) -> None:
+        if request_id != self.search_request:
+            return
+        if res.notice:
+            self.message.emit(res.notice, "warning")
+        if res.error:
+            self.message.emit(res.error[:1].upper() + res.error[1:] + ".", "warning")
+            return
+        if res.atlas_size == 0:
+            self._waiting = (res.query, res.like)
+            self.message.emit("The seed atlas is being made; the search runs when its first seeds are in.", "info")
+            return
+        if not res.seeds:
+            self.message.emit(f"No seeds found for “{res.query}” among {res.atlas_size:,} seeds.", "info")
+            return
+        self.results.emit(res)
