@@ -14,8 +14,8 @@ from safetensors.torch import load_file
 
 from artgen_desktop.engine import Engine, read_info
 from trainer.evaluate import evaluate, is_fallback, well_formed
+from trainer.train import KERNEL_PRIOR_STEPS, parse_duration
 from trainer.train import main as train_main
-from trainer.train import parse_duration
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -85,7 +85,7 @@ def test_kernel_prior_stores_the_training_latents_and_seeds_land_near_them(tmp_p
     info, _ = read_info(out)
     train = info.summary["train_images"]
     assert info.config.prior_bank == 2 * train and info.config.prior_bandwidth == 0.2  # each image and its mirror
-    assert info.config.prior_steps == 8
+    assert info.config.prior_steps == KERNEL_PRIOR_STEPS
     assert info.summary["prior"] == "kernel" and info.summary["steps"]["prior"] == 1
     engine = Engine.load(out, device="cpu")
     prior = engine.model.prior
