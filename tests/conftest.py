@@ -1,4 +1,5 @@
 import contextlib
+import gc
 import os
 
 import pytest
@@ -25,6 +26,21 @@ def make_tiny_model(path, seed: int = 0):
     model = ArtGenModel(ModelConfig.preset("tiny", vocab_size=len(tok)))
     save_checkpoint(path, model, tok, summary={"note": "untrained tiny test model"})
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def garbage_collected_on_the_main_thread():
+    """As the app does (artgen_desktop/ui/app.py, collect_garbage_on_gui_thread): no automatic cycle
+    collection, which could run on an engine thread and free Qt objects there, but one after every test."""
+    gc.disable()
+    yield
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_after_test():
+    yield
+    gc.collect()
 
 
 @pytest.fixture

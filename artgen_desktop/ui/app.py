@@ -7,8 +7,10 @@ an asyncio loop (README, "The desktop app", says why qasync was dropped).
 
 from __future__ import annotations
 
+import gc
 import sys
 
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -31,7 +33,26 @@ def make_application(argv: list[str] | None = None) -> QApplication:
         app.setWindowIcon(QIcon(str(icon)))
     app.setStyle("Fusion")  # the same look on every platform and under Xvfb
     app.setPalette(_paper_palette())
+    collect_garbage_on_gui_thread(app)
     return app
+
+
+GC_INTERVAL_MS = 2000
+
+
+def collect_garbage_on_gui_thread(parent: QObject) -> QTimer:
+    """Python's cycle collector runs in whichever thread allocates when a threshold trips, and the
+    engine thread allocates a lot; a Qt object it frees there (a closed dialog, an old thumbnail) is
+    destroyed off the GUI thread, which crashes Qt. So automatic collection is off and the GUI thread
+    collects on a timer instead. Idempotent: the test run calls it for every window."""
+    timer = parent.findChild(QTimer, "gui-thread-gc")
+    if timer is None:
+        gc.disable()
+        timer = QTimer(parent)
+        timer.setObjectName("gui-thread-gc")
+        timer.timeout.connect(gc.collect)
+        timer.start(GC_INTERVAL_MS)
+    return timer
 
 
 def _paper_palette() -> QPalette:
