@@ -115,8 +115,11 @@ def test_likeness_search_returns_the_nearest_latents(tiny_engine, built):
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "other-schema"])
-def test_a_damaged_atlas_is_detected_and_made_again(tiny_engine, built, tmp_path, damage):
-    path = tmp_path / "damaged.sqlite"
+def test_a_damaged_atlas_is_detected_and_made_again(tiny_engine, built, tmp_path, damage, monkeypatch):
+    from artgen_desktop.engine.atlas import atlas_dir
+    monkeypatch.setenv("ARTGEN_CACHE_DIR", str(tmp_path / "cache"))
+    atlas_dir().mkdir(parents=True)
+    path = atlas_dir() / "damaged.sqlite"  # the cache folder's own files are remade
     if damage == "garbage":
         path.write_bytes(b"not a database at all " * 500)
     elif damage == "truncated":
@@ -133,6 +136,14 @@ def test_a_damaged_atlas_is_detected_and_made_again(tiny_engine, built, tmp_path
         assert len(a) == 8
     with _atlas(tiny_engine, path) as a:  # the rebuilt file is whole
         assert a.notice == "" and len(a) == 8
+
+
+def test_a_file_a_person_named_is_never_replaced(tiny_engine, tmp_path):
+    notes = tmp_path / "notes.db"
+    notes.write_text("my notes, not an atlas\n" * 50)
+    with pytest.raises(AtlasError, match="not a usable seed atlas"):
+        Atlas(notes, tiny_engine.info.hash, tiny_engine.model.cfg.latent_dim)
+    assert notes.read_text() == "my notes, not an atlas\n" * 50
 
 
 def test_an_atlas_of_another_model_is_refused_and_left_alone(tiny_engine, built, tmp_path):

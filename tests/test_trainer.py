@@ -216,3 +216,11 @@ def test_caption_checks_and_durations():
     assert parse_duration("90s") == 90 and parse_duration("1.5h") == 5400 and parse_duration("45m") == 2700
     with pytest.raises(argparse.ArgumentTypeError):
         parse_duration("soon")
+
+
+@pytest.mark.parametrize("flags", [["--edge-weight", "-1"], ["--adv-weight", "nan"], ["--adv-start", "1.5"]])
+def test_bad_loss_settings_are_refused_before_anything_runs(tmp_path, flags, capsys):
+    with pytest.raises(SystemExit) as e:
+        train_main([str(tmp_path), "--out", str(tmp_path / "m.safetensors"), "--steps", "1", *flags])
+    assert e.value.code == 2 and flags[0] in capsys.readouterr().err
+    assert not (tmp_path / "m.run").exists()

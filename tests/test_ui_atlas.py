@@ -24,7 +24,7 @@ def window(qtbot, tiny_model_path, tmp_path, monkeypatch):
         yield w
 
 
-def test_search_fills_the_gallery_and_its_actions_work(qtbot, window, tiny_engine, tmp_path):
+def test_search_fills_the_gallery_and_its_actions_work(qtbot, window, tiny_engine, tiny_model_path, tmp_path):
     bar = window.gallery.search
     assert bar.status.text() == "No seed atlas yet"
     bar.field.setText("hrose")
@@ -80,6 +80,13 @@ def test_search_fills_the_gallery_and_its_actions_work(qtbot, window, tiny_engin
     assert gallery.model.seeds() == like.seeds[12:24]
 
     bar.field.clear()  # back to pages of seeds
+    assert gallery.results is None and gallery.model.seeds() == window.state.page_seeds
+
+    with qtbot.waitSignal(bar.results, timeout=WAIT_MS):  # results found under one model …
+        window.preview.more_like_button.click()
+    assert gallery.results is not None
+    with qtbot.waitSignal(window.bridge.model_loaded, timeout=WAIT_MS):  # … are dropped when another loads
+        window.open_model(str(tiny_model_path))
     assert gallery.results is None and gallery.model.seeds() == window.state.page_seeds
 
 

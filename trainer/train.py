@@ -432,8 +432,9 @@ class Trainer:
 
     def drawable_latents(self, keep: float) -> torch.Tensor:
         """Latents of the share `keep` of training images that the decoder redraws most faithfully (and of
-        their mirror images with --prior-mirror). Error is relative to the image's ink: intricate line drawings (diagrams, crowds,
-        lettering) come back as grey mush, and a seed that lands there shows a caption it does not draw."""
+        their mirror images with --prior-mirror). Error is relative to the image's ink: intricate line
+        drawings (diagrams, crowds, lettering) come back as grey mush, and a seed that lands there shows a
+        caption it does not draw."""
         z, z_mirror, rel = [], [], []
         for x, z_img, z_mir in self.encoded_chunks():
             with torch.no_grad():
@@ -652,6 +653,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--prior-bandwidth must be above 0")
     if not 0 < args.prior_keep <= 1:
         parser.error("--prior-keep must be above 0 and at most 1")
+    if not (args.edge_weight >= 0 and args.adv_weight >= 0):  # (also refuses nan)
+        parser.error("--edge-weight and --adv-weight must be 0 or more")
+    if not 0 <= args.adv_start <= 1:
+        parser.error("--adv-start must be between 0 and 1 (a share of the autoencoder stage)")
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     args.device_resolved = "cuda" if args.device == "auto" and torch.cuda.is_available() else (

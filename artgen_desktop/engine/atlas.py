@@ -132,6 +132,11 @@ class Atlas:
         except OSError as e:
             raise AtlasError(f"cannot make the atlas folder {self.path.parent}: {e.strerror or e}") from None
         problem = self._open(check)
+        if problem and not self._ours_to_replace():
+            with contextlib.suppress(Exception):
+                self.con.close()
+            raise AtlasError(f"{self.path} is not a usable seed atlas ({problem}); it was left as it is: "
+                             "name another file, or delete this one")
         if problem:
             self.notice = f"The seed atlas {self.path.name} was damaged ({problem}); it is being made again."
             with contextlib.suppress(Exception):
@@ -143,6 +148,14 @@ class Atlas:
         self._cache: tuple | None = None  # (data_version, seeds, int8 latents, scales): see _load
         self._unit: np.ndarray | None = None  # centred, normalised float16 latents for likeness
         self._dirty = True
+
+    def _ours_to_replace(self) -> bool:
+        """A damaged file is made again only in the atlas cache folder, which holds nothing but atlases:
+        a file a person named (--db, merge's OUT) may be theirs, and is never deleted."""
+        try:
+            return self.path.resolve().parent == atlas_dir().resolve()
+        except OSError:
+            return False
 
     @classmethod
     def for_engine(cls, engine, path: str | Path | None = None) -> Atlas:

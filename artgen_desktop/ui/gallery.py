@@ -335,6 +335,8 @@ class GalleryPanel(QWidget):
 
     def _on_model(self, desc: ModelDescription) -> None:
         self._model_desc = desc
+        # results were ranked in the previous model's atlas: under this one they would name other pictures
+        self.results = None
         self.refresh()
 
     # ---- selection <-> state ---------------------------------------------------------------------------
