@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import ArtGenError
 from .styles import Geometry
+from .styles.common import polyline_normals
 
 PAGES_MM = {"a4": (210.0, 297.0), "a3": (297.0, 420.0), "letter": (215.9, 279.4)}
 MAX_PAIRS = 8  # passes either side of a centre line; wider lines are drawn this wide
@@ -74,16 +75,6 @@ class Plot:
         return sum(len(layer) for layer in self.layers)
 
 
-def _normals(p: np.ndarray) -> np.ndarray:
-    """Unit normals of a polyline (central differences; np.gradient's overhead was a fifth of an SVG)."""
-    t = np.empty_like(p)
-    t[1:-1] = (p[2:] - p[:-2]) / 2
-    t[0], t[-1] = p[1] - p[0], p[-1] - p[-2]
-    length = np.hypot(t[:, 0], t[:, 1])[:, None]
-    t = t / np.where(length > 0, length, 1)
-    return np.stack([-t[:, 1], t[:, 0]], axis=1)
-
-
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
     return [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a >= 2]
@@ -106,7 +97,7 @@ def passes(geometry: Geometry, page: Page) -> list[list[np.ndarray]]:
     for s in geometry.strokes:
         p = np.clip(s.points, 0, geometry.size) * k + offset  # (the SVG's viewport clips there too)
         w = s.widths * k
-        normal = _normals(p) if len(p) > 1 else None
+        normal = polyline_normals(p) if len(p) > 1 else None
         for a, b in _runs(w >= 0.5 * pen):  # thinner than half the pen: left to the paper
             layers[0].append(p[a:b])
         for pair in range(1, MAX_PAIRS + 1):

@@ -17,10 +17,11 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
 from artgen_desktop.engine import ArtGenError, Settings
+from artgen_desktop.engine.fileio import write_bytes_atomic
 
 from .userdata import data_dir, read_json, write_json
 
@@ -167,10 +168,14 @@ class Library(QObject):
             return
         small = image.scaled(THUMB_PX, THUMB_PX, Qt.AspectRatioMode.KeepAspectRatio,
                              Qt.TransformationMode.SmoothTransformation)
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not small.save(buffer, "PNG"):
+            return
         try:
             self.thumb_dir.mkdir(parents=True, exist_ok=True)
-            if not small.save(str(path), "PNG"):
-                return
+            write_bytes_atomic(path, bytes(data))  # a kill mid-write must not leave a half thumbnail for good
         except OSError:
             return  # a thumbnail is a convenience: a full disk must not interrupt work
         self._thumbs[name] = small

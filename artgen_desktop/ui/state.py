@@ -18,14 +18,14 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal
 
 from artgen_desktop.engine import MAX_SEED, Settings, check_seed
+from artgen_desktop.engine.params import PARAMS, style_params
 
 PAGE_SIZES = (12, 24, 48)
 RANDOM_SEED_LIMIT = 2**32  # random seeds stay short enough to read aloud; any seed < 2**63 can be typed
 UNDO_MERGE_S = 1.0
 UNDO_LIMIT = 100
-FIELD_NAMES = {"temperature": "temperature", "variety": "variety", "size": "size", "spacing": "line spacing",
-               "angle": "angle", "cross_threshold": "cross-hatch", "outline": "outline", "bend": "bend",
-               "mode": "mode"}
+# menu words for each setting ("Undo line spacing"), from the one parameter table
+FIELD_NAMES = {**{name: p.label.lower() for name, p in PARAMS.items()}, "mode": "style"}
 
 
 def changed_fields(a: Settings, b: Settings) -> frozenset[str]:
@@ -35,7 +35,7 @@ def changed_fields(a: Settings, b: Settings) -> frozenset[str]:
     return frozenset([k for k in da if da[k] != db.get(k)] + [k for k in sa if sa[k] != sb.get(k)])
 
 
-STYLE_FIELDS = frozenset(("spacing", "angle", "cross_threshold", "outline", "bend", "mode"))
+STYLE_FIELDS = frozenset([p.name for p in style_params()] + ["mode"])
 
 
 def describe_fields(fields: frozenset[str]) -> str:

@@ -307,3 +307,13 @@ def _capsules(ink: torch.Tensor, size: int, a: np.ndarray, b: np.ndarray, h: np.
 def to_gray(ink: np.ndarray) -> np.ndarray:
     """Ink coverage -> 8-bit paper-minus-ink, rounded."""
     return np.clip(255.5 - 255 * ink, 0, 255).astype(np.uint8)
+
+
+def polyline_normals(p: np.ndarray) -> np.ndarray:
+    """Unit normals of a polyline (N, 2), by central differences (ends by one-sided ones)."""
+    t = np.empty_like(p)
+    t[1:-1] = (p[2:] - p[:-2]) / 2
+    t[0], t[-1] = p[1] - p[0], p[-1] - p[-2]
+    length = np.hypot(t[:, 0], t[:, 1])[:, None]
+    t = t / np.where(length > 0, length, 1)
+    return np.stack([-t[:, 1], t[:, 0]], axis=1)
