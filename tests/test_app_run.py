@@ -1,4 +1,4 @@
-"""`artgen gui --model F` starts the real app (qasync loop, worker thread), fills the gallery and exits 0."""
+"""`artgen gui --model F` starts the real app (Qt event loop, worker thread), fills the gallery and exits 0."""
 
 from __future__ import annotations
 

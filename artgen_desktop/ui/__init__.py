@@ -14,7 +14,7 @@ Widgets:
   finetune.py       the trainer as a child process;  model_summary.py, export_progress.py,
   message_bar.py, seed_box.py, image_view.py, images.py   small parts
 Start-up:
-  app.py            run(model, device) -> int, on a qasync event loop
+  app.py            run(model, device) -> int, on a plain Qt event loop
 """
 
 import ctypes
