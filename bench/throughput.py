@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import queue
 import shutil
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -33,37 +30,11 @@ WORKERS = (1, 2)
 
 
 def _write_batches(batches, folder: Path, files_at_once: int = FILES_AT_ONCE) -> int:
-    """Writes every batch through ExportWriter (flushing metadata after each batch, as the CLI does),
-    on a writer thread, so the next batch generates meanwhile. Within a batch, pairs are written a few
-    at a time: each file is fsynced, and fsyncs issued together share the disk's journal commits."""
+    """Writes every batch as the CLI does: engine.export.write_batches (a writer thread, a few files at once,
+    metadata flushed after each batch) into a fresh ExportWriter."""
     from artgen_desktop.engine import ExportWriter
-    writer = ExportWriter(folder)
-    q: queue.Queue = queue.Queue(maxsize=2)
-    count = [0]
-    failure: list[BaseException] = []
-    pool = ThreadPoolExecutor(files_at_once, thread_name_prefix="bench-file")
-
-    def drain() -> None:
-        while (batch := q.get()) is not None:
-            try:
-                list(pool.map(writer.add, batch))
-                writer.flush()
-                count[0] += len(batch)
-            except BaseException as e:  # reported to the caller, and keep draining so it never blocks
-                failure.append(e)
-
-    t = threading.Thread(target=drain, name="bench-writer")
-    t.start()
-    try:
-        for batch in batches:
-            q.put(batch)
-    finally:
-        q.put(None)
-        t.join()
-        pool.shutdown()
-    if failure:
-        raise failure[0]
-    return count[0]
+    from artgen_desktop.engine.export import write_batches
+    return write_batches(ExportWriter(folder), batches, files_at_once)
 
 
 def _worker_main(conn, model_path: str, proto_cfg: dict | None, device: str = "cpu") -> None:

@@ -125,19 +125,24 @@ def _inflate(path, data: bytes) -> bytes:
     return out
 
 
-def read_png_text(path, keyword: str = JSON_KEY) -> str | None:
-    """The text stored under `keyword` in a PNG, found by walking its chunks: no pixel is decoded, so a
-    huge picture costs no more than a small one. None if the PNG has no such text."""
-    path = Path(path)
+def open_picture(path: Path, noun: str):
+    """A picture file opened for reading, or a clear ArtGenError: only regular files are opened (a FIFO
+    would hang the read, a device never end). `noun` names it in the message ("image", "picture")."""
     try:
-        st = path.stat()
-        if not stat.S_ISREG(st.st_mode):  # a FIFO would hang the read, a device never end
-            raise ArtGenError(f"{path}: not a readable image (not a regular file)")
-        f = open(path, "rb")
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ArtGenError(f"{path}: not a readable {noun} (not a regular file)")
+        return open(path, "rb")
     except FileNotFoundError:
         raise ArtGenError(f"{path}: no such file") from None
     except OSError as e:
         raise ArtGenError(f"{path}: cannot be read ({e.strerror or e})") from None
+
+
+def read_png_text(path, keyword: str = JSON_KEY) -> str | None:
+    """The text stored under `keyword` in a PNG, found by walking its chunks: no pixel is decoded, so a
+    huge picture costs no more than a small one. None if the PNG has no such text."""
+    path = Path(path)
+    f = open_picture(path, "image")
     key = keyword.encode("latin-1")
     with f:
         if f.read(8) != _SIGNATURE:

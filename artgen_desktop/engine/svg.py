@@ -26,7 +26,7 @@ import numpy as np
 from .errors import ArtGenError
 from .fileio import write_bytes_atomic
 from .plotter import Page, Plot, plot
-from .pngmeta import MAX_SETTINGS_BYTES, check_metadata, parameters_text
+from .pngmeta import MAX_SETTINGS_BYTES, check_metadata, open_picture, parameters_text
 from .styles import Geometry, render_paths
 from .styles.common import polyline_normals
 
@@ -156,14 +156,7 @@ def _refuse_dtd(*_args):
 def read_svg_text(path) -> str | None:
     """The ArtGen settings text of an SVG, or None if it has none; nothing is fetched or expanded."""
     path = Path(path)
-    try:
-        if not stat.S_ISREG(path.stat().st_mode):
-            raise ArtGenError(f"{path}: not a readable picture (not a regular file)")
-        f = open(path, "rb")
-    except FileNotFoundError:
-        raise ArtGenError(f"{path}: no such file") from None
-    except OSError as e:
-        raise ArtGenError(f"{path}: cannot be read ({e.strerror or e})") from None
+    f = open_picture(path, "picture")
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = _refuse_dtd
