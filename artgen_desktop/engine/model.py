@@ -96,6 +96,8 @@ class ModelConfig:
 
 
 ROW_BLOCK = 8
+POSTERIOR_TOP = 64  # KernelPrior.posterior_mean: latents in the short sum ...
+POSTERIOR_TAIL = 1e-6  # ... taken when the others together weigh less than this
 
 
 class Linear(nn.Linear):
@@ -353,23 +355,39 @@ class KernelPrior(FlowPrior):
         self._tables_key: tuple | None = None
         self._tables_cache: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def _tables(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """bank transposed (contiguous, for fast products) and |mu_i|^2: computed once per bank contents."""
+    def _tables(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The bank in float, transposed (both contiguous: each product below takes the layout BLAS runs
+        fastest for a block of few rows), |mu_i|^2 and the bank's mean: computed once per bank contents."""
         key = (self.bank.data_ptr(), self.bank._version, self.bank.device)
         if self._tables_key != key:
-            mu = self.bank.float()
-            self._tables_cache = (mu.T.contiguous(), mu.pow(2).sum(1))
+            mu = self.bank.float().contiguous()
+            self._tables_cache = (mu, mu.T.contiguous(), mu.pow(2).sum(1), mu.mean(0))
             self._tables_key = key
         return self._tables_cache
 
     def posterior_mean(self, x: torch.Tensor, t: float) -> torch.Tensor:
         """E[mu_i | x_t = x]: the stored latents weighted by how likely each one's path passes x at t."""
+        mu, mu_t, mu_sq, mu_mean = self._tables()
+        if t == 0:  # every path starts from the same noise: the posterior is uniform
+            return mu_mean.expand_as(x)
         var = (1 - t) ** 2 + t * t * self.bandwidth**2
-        mu_t, mu_sq = self._tables()
         # |x - t mu|^2 = |x|^2 - 2t x.mu + t^2 |mu|^2, and |x|^2 is the same for every i: softmax drops it.
         # Row-blocked products keep a seed's result independent of the batch it is in.
-        logits = (2 * t * in_row_blocks(x, lambda b: b @ mu_t) - t * t * mu_sq) / (2 * var)
-        return in_row_blocks(torch.softmax(logits, dim=1), lambda b: F.linear(b, mu_t))
+        dots = in_row_blocks(x, lambda b: (mu @ b.T).T)
+        w = torch.softmax((2 * t * dots - t * t * mu_sq) / (2 * var), dim=1)
+        # Past the first steps a row's posterior sits on a few latents: summing those few reads
+        # POSTERIOR_TOP of the bank's rows instead of all of them. A row takes the short sum only when the
+        # rest weigh under POSTERIOR_TAIL together, a test on the row alone, so the result stays
+        # independent of the batch.
+        k = min(POSTERIOR_TOP, w.shape[1])
+        top_w, top_i = w.topk(k, dim=1)
+        sparse = top_w.sum(1) >= 1 - POSTERIOR_TAIL
+        out = torch.empty_like(x)
+        if sparse.any():
+            out[sparse] = (top_w[sparse, :, None] * mu[top_i[sparse]]).sum(1)
+        if not sparse.all():
+            out[~sparse] = in_row_blocks(w[~sparse], lambda b: F.linear(b, mu_t))
+        return out
 
     def velocity(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         t = float(t)
