@@ -16,6 +16,7 @@ import json
 import os
 import queue
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from .engine.errors import ArtGenError
@@ -54,8 +55,17 @@ def _workers(text: str) -> int | None:
         raise argparse.ArgumentTypeError(f"must be auto or a number, not {text!r}") from None
 
 
-def _add_param(p, param: Param) -> None:
-    p.add_argument(param.option, dest=param.name, type=param.kind, default=param.default,
+class _Given(argparse.Action):
+    """Stores the value and notes that the option was given (`args.given`): told apart from its default, a
+    given style option overrides a --preset's value and a default one does not."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given = frozenset(getattr(namespace, "given", ())) | {self.dest}
+
+
+def _add_param(p, param: Param, action=None) -> None:
+    p.add_argument(param.option, dest=param.name, type=param.kind, default=param.default, action=action,
                    metavar=param.kind.__name__.upper(), help=_help(param))
 
 
@@ -69,12 +79,21 @@ def _common(p: argparse.ArgumentParser) -> None:
     for param in GENERATION:
         _add_param(p, param)
     styles = ", ".join(f"{s.name} ({s.help.rstrip('.').lower()})" for s in STYLES.values())
-    p.add_argument("--style", default=DEFAULT_STYLE, choices=list(STYLES), help=f"print style: {styles}")
+    p.set_defaults(given=frozenset())  # the style options given (_Given)
+    p.add_argument("--style", default=DEFAULT_STYLE, choices=list(STYLES), action=_Given,
+                   help=f"print style: {styles}")
+    p.add_argument("--preset", metavar="FILE",
+                   help="start from the style and style settings in a style preset file (JSON, made by "
+                        "--save-preset or the app's Save style preset); style options given alongside override "
+                        "the preset's values, and --style, if given, must name the preset's own style")
+    p.add_argument("--save-preset", metavar="FILE",
+                   help="also save this command's style and its settings as a style preset file (JSON), once "
+                        "the options are checked")
     for style in STYLES.values():
         if style.params:
             group = p.add_argument_group(f"{style.name} style")
             for param in style.params:
-                _add_param(group, param)
+                _add_param(group, param, _Given)
     p.add_argument("--out", required=True, help="output folder (created if missing)")
 
 
@@ -147,12 +166,44 @@ def build_parser() -> argparse.ArgumentParser:
 # ---- checks before anything is made -------------------------------------------------------------------
 
 def _settings(args):
-    """The picture settings the options ask for; a value out of range names its option."""
+    """The picture settings the options ask for; a value out of range names its option. With --preset the
+    preset's style and values are the starting point and the style options given override them."""
     from .engine import EngraveStyle, Settings
     for param in (*GENERATION, *style_params()):
         param.check(getattr(args, param.name), param.option)
-    style = EngraveStyle(mode=args.style, **{p.name: getattr(args, p.name) for p in style_params()})
+    values = {p.name: getattr(args, p.name) for p in style_params()}
+    style = EngraveStyle(mode=args.style, **values)
+    if getattr(args, "preset", None) is not None:
+        from .engine.presets import load_preset
+        preset = load_preset(args.preset)
+        given = getattr(args, "given", frozenset())
+        if "style" in given and args.style != preset.style:
+            raise ArtGenError(f"--style {args.style} conflicts with the {preset.style} style of the preset "
+                              f"{args.preset}: leave --style out, or give the preset's style")
+        style = replace(preset.apply(style), **{k: v for k, v in values.items() if k in given})
+    if getattr(args, "save_preset", None) is not None:
+        _check_preset_target(args.save_preset)
     return Settings(style=style, **{p.name: getattr(args, p.name) for p in GENERATION})
+
+
+def _check_preset_target(text: str) -> None:
+    """--save-preset FILE can be written: its folder exists and is writable, and it is not a folder."""
+    path = Path(text)
+    if not text.strip() or path.is_dir():
+        raise ArtGenError(f"--save-preset {text!r}: give a file name for the preset")
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise ArtGenError(f"--save-preset {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ArtGenError(f"--save-preset {path}: the folder {parent} is not writable")
+
+
+def _save_preset(args, settings) -> None:
+    """Writes --save-preset's file (after every check has passed: a refused command writes nothing)."""
+    if getattr(args, "save_preset", None) is not None:
+        from .engine.presets import save_preset
+        save_preset(args.save_preset, settings.style)
+        print(f"saved the {settings.style.mode} style preset to {args.save_preset}")
 
 
 def _formats(args, settings):
@@ -245,6 +296,7 @@ def cmd_generate(args) -> int:
         print(f"shard {args.shard[0]}/{args.shard[1]} of {args.seeds} has no seeds: nothing to write", file=sys.stderr)
         return 0
     engine = Engine.load(args.model, device=args.device)  # a bad model is refused before any folder is made
+    _save_preset(args, settings)
     cores = _usable_cores()
     if args.workers is not None:
         workers = min(args.workers, len(seeds))
@@ -374,6 +426,7 @@ def cmd_interpolate(args) -> int:
     FRAME_MS.check(args.frame_ms, "--frame-ms")
     out = _check_out(args.out)
     engine = Engine.load(args.model, device=args.device)
+    _save_preset(args, settings)
     frames = engine.interpolate(seed_a, seed_b, frames=args.frames, easing=args.easing, settings=settings)
     with _output_folder(out):
         with ExportWriter(out) as writer:

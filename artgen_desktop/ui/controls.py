@@ -11,6 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -23,6 +24,7 @@ from superqt import QLabeledDoubleSlider
 
 from artgen_desktop.engine import ArtGenError, EngraveStyle, Settings
 from artgen_desktop.engine.params import PARAMS, SIZE, STYLES, Param, style_params
+from artgen_desktop.engine.presets import Preset, load_preset, save_preset
 
 from .seed_box import SeedBox
 from .state import AppState
@@ -68,6 +70,8 @@ class ControlsPanel(QWidget):
         for px in OUTPUT_SIZES:
             self.size.addItem(f"{px} × {px}", px)
         self.reset_style_button = QPushButton("Reset style")
+        self.save_preset_button = QPushButton("Save…", toolTip="Save this style and its settings as a preset file")
+        self.load_preset_button = QPushButton("Load…", toolTip="Take the style and settings of a preset file")
 
         gen_box = QGroupBox("Picture and caption")
         gen = QFormLayout(gen_box)
@@ -83,6 +87,10 @@ class ControlsPanel(QWidget):
         for key in STYLE_KEYS:
             style.addRow(PARAMS[key].label, self.sliders[key])
         style.addRow("", self.reset_style_button)
+        presets = QHBoxLayout()
+        presets.addWidget(self.save_preset_button)
+        presets.addWidget(self.load_preset_button)
+        style.addRow("Preset", presets)
 
         layout = QVBoxLayout(self)
         layout.addWidget(gen_box)
@@ -96,6 +104,8 @@ class ControlsPanel(QWidget):
         self.mode.currentIndexChanged.connect(self._commit)
         self.size.currentIndexChanged.connect(self._commit)
         self.reset_style_button.clicked.connect(self.reset_style)
+        self.save_preset_button.clicked.connect(lambda: self.save_preset())
+        self.load_preset_button.clicked.connect(lambda: self.load_preset())
         self.seed_box.valueChanged.connect(state.set_seed)
         self.prev_seed_button.clicked.connect(lambda: state.step_seed(-1))
         self.next_seed_button.clicked.connect(lambda: state.step_seed(1))
@@ -150,3 +160,37 @@ class ControlsPanel(QWidget):
     def reset_style(self) -> None:
         s = self.state.settings
         self.state.set_settings(Settings(temperature=s.temperature, variety=s.variety, size=s.size))
+
+    # ---- style presets (engine/presets.py: the same files as the command line's --preset) -------------
+
+    def save_preset(self, path: str | None = None) -> bool:
+        style = self.state.settings.style
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Save style preset", f"{style.mode}-preset.json",
+                                                  "Style presets (*.json)")
+            if not path:
+                return False
+        try:
+            save_preset(path, Preset.from_style(style))
+        except (ArtGenError, OSError) as e:
+            self.message.emit(f"Could not save the style preset: {e}", "error")
+            return False
+        self.message.emit(f"Saved the {STYLES[style.mode].label} style preset to {path}.", "info")
+        return True
+
+    def load_preset(self, path: str | None = None) -> bool:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Load style preset", "",
+                                                  "Style presets (*.json);;All files (*)")
+            if not path:
+                return False
+        try:
+            preset = load_preset(path)
+            s = self.state.settings
+            settings = Settings(temperature=s.temperature, variety=s.variety, size=s.size, style=preset.apply(s.style))
+        except (ArtGenError, OSError) as e:
+            self.message.emit(f"Could not load the style preset: {e}", "error")
+            return False
+        self.state.set_settings(settings)
+        self.message.emit(f"Loaded the {STYLES[preset.style].label} style preset from {path}.", "info")
+        return True

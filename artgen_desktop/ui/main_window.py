@@ -214,6 +214,11 @@ class MainWindow(QMainWindow):
         self.export_svg_action.setCheckable(True)
         self.export_svg_action.setChecked(bool(self.prefs.get("export_svg", False)))
         file.addSeparator()
+        self.save_preset_action = self._action(file, "Save style preset…", self.controls.save_preset,
+                                               tip="Save the print style and its settings as a preset file")
+        self.load_preset_action = self._action(file, "Load style preset…", self.controls.load_preset,
+                                               tip="Take the print style and its settings from a preset file")
+        file.addSeparator()
         self._action(file, "Quit", self.close, "Ctrl+Q")
 
         edit = bar.addMenu("&Edit")
