@@ -13,6 +13,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ import torch
 
 from artgen_desktop.engine import Engine, Settings
 from artgen_desktop.engine.fileio import write_text_atomic
+from artgen_desktop.engine.params import VARIETY
 from trainer.data import load_tones, scan_folder
 from trainer.judge import JUDGE_SIZE, cached_judge
 from trainer.losses import edge_sharpness
@@ -101,7 +103,7 @@ def _small(tones: np.ndarray, size: int) -> np.ndarray:
 
 
 def evaluate(model_path, dataset, seeds: int = 1000, out_dir=None, temperature: float = 0.7,
-             judge_seconds: float = 150.0, cache_dir=None, log=print) -> dict:
+             judge_seconds: float = 150.0, cache_dir=None, log=print, variety: float | None = None) -> dict:
     t0 = time.time()
     engine = Engine.load(model_path, device="cpu")
     scan = scan_folder(dataset)
@@ -123,6 +125,8 @@ def evaluate(model_path, dataset, seeds: int = 1000, out_dir=None, temperature: 
 
     log(f"generating {seeds} seeds …")
     settings = Settings(temperature=temperature, size=256)
+    if variety is not None:
+        settings = replace(settings, variety=VARIETY.check(variety, "--variety"))
     g_caps, g_tones = [], []
     t_gen = time.time()
     for batch in engine.iter_generate(list(range(seeds)), settings, batch_size=64):
@@ -167,7 +171,7 @@ def evaluate(model_path, dataset, seeds: int = 1000, out_dir=None, temperature: 
     metrics = {
         "model": str(model_path), "model_hash": engine.info.hash, "model_mb": round(engine.info.size_bytes / 1e6, 2),
         "dataset": str(dataset), "train_images": len(train), "heldout_images": len(val), "seeds": seeds,
-        "temperature": temperature,
+        "temperature": temperature, "variety": settings.variety,
         "r_precision": {"generated": rp_gen, "real_heldout": rp_real, "shuffled": rp_shuffled,
                         "distractors": 99},
         "r_precision_ratio": rp_gen / rp_real if rp_real else None,
@@ -217,13 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=1000)
     p.add_argument("--out", help="output folder (default: MODEL without suffix + '.eval')")
     p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--variety", type=float, help="the prior's variety (default: the app's default)")
     p.add_argument("--judge-seconds", type=float, default=150.0, help="training time for an uncached judge")
     p.add_argument("--cache", help="cache folder for tone images and the judge")
     args = p.parse_args(argv)
     from artgen_desktop.engine import ArtGenError
     try:
         m = evaluate(args.model, args.dataset, args.seeds, args.out, args.temperature, args.judge_seconds,
-                     args.cache, log=lambda s: print(s, file=sys.stderr))
+                     args.cache, log=lambda s: print(s, file=sys.stderr), variety=args.variety)
     except (ArtGenError, NotADirectoryError) as e:
         print(f"evaluate: error: {e}", file=sys.stderr)
         return 2
