@@ -63,11 +63,14 @@ def test_losses_edge_term_and_sharpness_prefer_crisp_edges():
     import torch
     import torch.nn.functional as F
 
-    from trainer.losses import edge_sharpness, reconstruction_loss
+    from trainer.losses import edge_sharpness, edges_kept, reconstruction_loss
     crisp = torch.ones(1, 1, 32, 32)
     crisp[..., 8:24, 8:24] = 0
     soft = F.avg_pool2d(F.pad(crisp, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
     assert float(edge_sharpness(crisp)) > 1.5 * float(edge_sharpness(soft))
+    # the kernel prior's ranking: a faithful redrawing keeps all its edges, a blurred one loses some
+    assert float(edges_kept(crisp, crisp)) == pytest.approx(1.0)
+    assert float(edges_kept(crisp, soft)) < 0.7
     # the edge term charges a blurred square more than L1+MSE alone do
     assert float(reconstruction_loss(soft, crisp, 1.0)) > 1.5 * float(reconstruction_loss(soft, crisp, 0.0))
     assert float(reconstruction_loss(crisp, crisp, 1.0)) == 0.0

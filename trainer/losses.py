@@ -50,6 +50,12 @@ def edge_sharpness(tones: torch.Tensor) -> torch.Tensor:
     return energy.mean(dim=(1, 2, 3)).sqrt()
 
 
+def edges_kept(original: torch.Tensor, redrawn: torch.Tensor) -> torch.Tensor:
+    """Per image: the share of its edge sharpness a redrawing keeps (1 = as crisp as the original). The
+    kernel prior stores the pictures that keep most (trainer.train.Trainer.drawable_latents)."""
+    return edge_sharpness(redrawn) / edge_sharpness(original).clamp(min=1e-3)
+
+
 class PatchDiscriminator(nn.Module):
     """Tone image -> a map of real/fake scores, one per overlapping patch (PatchGAN, small for a CPU)."""
 
