@@ -167,3 +167,56 @@ def test_plotter_svg_is_strokes_in_mm_with_a_layer_per_pass():
     assert parse_page("300x200mm").width == 300
     with pytest.raises(ArtGenError, match="no room"):
         parse_page("A4", margin=120)
+
+
+def _dark_tone(level: float, texture: float, seed: int) -> np.ndarray:
+    """A dark 64 x 64 8-bit tone with some texture (the darkest seeds come out like this)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:64, 0:64] / 63.0
+    t = level + texture * np.sin(9 * x + 3 * y) * np.cos(7 * y) + 0.05 * rng.standard_normal((64, 64))
+    t = torch.nn.functional.avg_pool2d(torch.tensor(t, dtype=torch.float32)[None, None], 3, 1, 1,
+                                       count_include_pad=False)[0, 0]
+    return (t.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
+@pytest.mark.parametrize("tone", [np.full((64, 64), 13, np.uint8), _dark_tone(0.15, 0.1, 0), _dark_tone(0.3, 0.2, 1)],
+                         ids=["flat", "dark", "textured"])
+def test_a_dark_picture_plots_in_at_most_5000_paths_in_every_style(tone):
+    from artgen_desktop.engine.plotter import MAX_DOTS
+    from artgen_desktop.engine.styles import stipple
+    page = parse_page("A4")
+    image = Image.fromarray(tone, "L")
+    for mode in LINE_STYLES:
+        settings = Settings(style=EngraveStyle(mode=mode))
+        data, plot = render_svg(image, settings, _meta(settings), page)
+        assert plot.paths <= 5000 and (plot.paths > 0 or mode == "contour"), (mode, plot.paths)  # (flat: no contour)
+        if mode != "stipple":
+            assert plot.coarser == 1
+            continue
+        # a stipple's ~16,000 dots (~9,800 paths were seen on dark seeds) are spaced out to fit, keeping the ink
+        t = tone.astype(np.float32) / 255
+        fine = stipple.dots(t, settings.style, settings.size)
+        coarse = stipple.dots(t, settings.style, settings.size, plot.coarser)
+        assert len(fine) > 2 * MAX_DOTS >= 2 * len(coarse) and len(coarse) > 0.8 * MAX_DOTS
+        assert plot.paths <= len(coarse) and len(plot.layers) == 1  # one pen path a dot
+        ink = np.pi * (coarse[:, 2] ** 2).sum() / (np.pi * (fine[:, 2] ** 2).sum())
+        assert 0.85 < ink < 1.15, ink
+        assert f"stipple dots {plot.coarser:.2f}x further apart" in data.decode()
+        assert render_svg(image, settings, _meta(settings), page)[0] == data  # deterministic
+
+
+def test_a_light_stipple_plots_its_own_dots_each_as_one_filled_pen_path():
+    from artgen_desktop.engine.plotter import plot
+    from artgen_desktop.engine.styles import Geometry
+    settings = Settings(style=EngraveStyle(mode="stipple"))
+    data, result = render_svg(Image.fromarray(_tones()[0], "L"), settings, _meta(settings), parse_page("A4"))
+    assert result.coarser == 1 and "further apart" not in data.decode()
+    page = parse_page("100x100mm", margin=0, pen=0.3)  # 1 px = 0.2 mm
+    big = plot(Geometry(500, dots=np.array([[250.0, 250.0, 5.0], [100.0, 100.0, 0.5]])), page)
+    assert len(big.layers) == 1 and big.paths == 2
+    spiral, touch = sorted(big.layers[0], key=len, reverse=True)
+    assert len(touch) == 2 and np.allclose(touch.mean(axis=0), [20, 20])  # smaller than the pen: one touch
+    r = np.hypot(*(spiral - [50, 50]).T)
+    r = r if r[0] > r[-1] else r[::-1]  # (ordering may draw a path backwards)
+    assert r.max() == pytest.approx(1 - 0.15) and r[-1] == pytest.approx(0, abs=1e-9)  # edge circle, in to the centre
+    assert np.all(np.diff(r[np.argmax(r < r.max() - 1e-9):]) <= 1e-9)  # closing in, never out

@@ -2,7 +2,11 @@
 
 - Strokes only: a line wider than the pen is drawn as extra parallel passes either side of its centre
   (pass 1 the centre line, pass k + 1 the pair k pens out, where the line is that wide); a dot is drawn
-  as concentric circles (a dot smaller than the pen as one touch of the pen).
+  in one pen-down path, its outline circle and then a spiral in to its centre one pen width per turn (a
+  dot smaller than the pen as one touch of the pen).
+- A stipple plot draws at most MAX_DOTS dots, so at most that many paths: a dark picture whose dots would
+  be more is plotted with its dots spaced further apart and larger in proportion (about the same ink;
+  `Plot.coarser` says how much), deterministically (plot_tone).
 - Each pass is one layer (engine/svg.py writes Inkscape layer groups), so a pen can be changed between.
 - Within a layer, paths whose ends lie closer than half a pen width are joined, and the paths are ordered
   greedily, nearest end first (a path may be drawn backwards), to cut pen-up travel, as vpype's linemerge
@@ -24,6 +28,7 @@ from .styles.common import polyline_normals
 
 PAGES_MM = {"a4": (210.0, 297.0), "a3": (297.0, 420.0), "letter": (215.9, 279.4)}
 MAX_PAIRS = 8  # passes either side of a centre line; wider lines are drawn this wide
+MAX_DOTS = 5000  # a stipple plot's dots (a path each): the issue's "an A4 plot has at most 5,000 paths"
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class Plot:
     travel_before: float = 0.0  # pen-up travel, mm, in the order the style made the paths
     travel_after: float = 0.0  # ... after joining and ordering
     paths_before: int = 0
+    coarser: float = 1.0  # a stipple's dots this much further apart and larger than the picture's (MAX_DOTS)
 
     @property
     def paths(self) -> int:
@@ -80,10 +86,17 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a >= 2]
 
 
-def _circle(cx: float, cy: float, r: float) -> np.ndarray:
-    n = max(8, min(48, int(math.ceil(2 * math.pi * r / 0.3))))  # ~0.3 mm chords
-    a = np.linspace(0, 2 * math.pi, n + 1)
-    return np.stack([cx + r * np.cos(a), cy + r * np.sin(a)], axis=1)
+def _dot(cx: float, cy: float, r: float, pen: float) -> np.ndarray:
+    """A filled dot of radius `r` mm as one pen path: the circle a pen's half-width inside its edge, then
+    on round in a spiral that closes in by one pen width per turn to the centre. ~0.3 mm chords."""
+    rr = r - pen / 2
+    n = max(8, min(48, int(math.ceil(2 * math.pi * rr / 0.3))))  # points on the outline circle
+    turns = rr / pen
+    m = max(2, int(math.ceil(n * turns)))  # points on the spiral: n a turn (ample as the turns get smaller)
+    spiral = 2 * math.pi + np.linspace(0, 2 * math.pi * turns, m + 1)[1:]
+    a = np.concatenate([np.linspace(0, 2 * math.pi, n + 1), spiral])
+    radius = np.concatenate([np.full(n + 1, rr), rr * (1 - np.arange(1, m + 1) / m)])
+    return np.stack([cx + radius * np.cos(a), cy + radius * np.sin(a)], axis=1)
 
 
 def passes(geometry: Geometry, page: Page) -> list[list[np.ndarray]]:
@@ -107,15 +120,12 @@ def passes(geometry: Geometry, page: Page) -> list[list[np.ndarray]]:
             for a, b in _runs(present):
                 for side in (1, -1):
                     layers[pair].append(p[a:b] + side * pair * pen * normal[a:b])
-    for x, y, r in geometry.dots:
+    for x, y, r in geometry.dots.tolist():
         cx, cy, r = x * k + x0, y * k + y0, r * k
         if r <= 0.75 * pen:  # one touch of the pen
             layers[0].append(np.array([[cx - 0.01, cy], [cx + 0.01, cy]]))
-            continue
-        ring, rr = 0, r - pen / 2
-        while rr > 0.25 * pen and ring <= MAX_PAIRS:
-            layers[ring].append(_circle(cx, cy, rr))
-            ring, rr = ring + 1, rr - pen
+        else:
+            layers[0].append(_dot(cx, cy, min(r, (MAX_PAIRS + 1) * pen), pen))
     return [layer for layer in layers if layer]
 
 
@@ -190,9 +200,22 @@ def order(paths: list[np.ndarray], join: float) -> list[np.ndarray]:
     return out
 
 
-def plot(geometry: Geometry, page: Page) -> Plot:
+def plot_tone(tone: np.ndarray, style, size: int, page: Page) -> Plot:
+    """A tone (h, w, in [0, 1]) in a print style as a plot on `page`; a stipple's dots spaced out (and
+    enlarged) until there are at most MAX_DOTS of them. Deterministic: the same tone gives the same plot."""
+    from .styles import render_paths, stipple
+    geometry = render_paths(tone, style, size)
+    coarser = 1.0
+    if style.mode == stipple.NAME:
+        while len(geometry.dots) > MAX_DOTS:  # dots go as the square of the spacing: ~1 step, then 5 % steps
+            coarser *= max(1.05, 1.02 * math.sqrt(len(geometry.dots) / MAX_DOTS))
+            geometry = Geometry(size, dots=stipple.dots(tone, style, size, coarser))
+    return plot(geometry, page, coarser)
+
+
+def plot(geometry: Geometry, page: Page, coarser: float = 1.0) -> Plot:
     layers = passes(geometry, page)
-    result = Plot(page, paths_before=sum(len(layer) for layer in layers))
+    result = Plot(page, paths_before=sum(len(layer) for layer in layers), coarser=coarser)
     for layer in layers:
         result.travel_before += travel(layer)
         ordered = order(layer, 0.5 * page.pen)

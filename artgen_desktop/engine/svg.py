@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import ArtGenError
 from .fileio import write_bytes_atomic
-from .plotter import Page, Plot, plot
+from .plotter import MAX_DOTS, Page, Plot, plot_tone
 from .pngmeta import MAX_SETTINGS_BYTES, check_metadata, open_picture, parameters_text
 from .styles import Geometry, render_paths
 from .styles.common import polyline_normals
@@ -93,6 +93,9 @@ def plotter_svg(result: Plot, meta: dict) -> bytes:
     out.append(f"<!-- plotter: {result.paths} paths (from {result.paths_before}); pen-up travel "
                f"{result.travel_before / 1000:.2f} m in drawing order, {result.travel_after / 1000:.2f} m ordered; "
                f"pen {_fmt(page.pen, 3)} mm -->")
+    if result.coarser != 1:
+        out.append(f"<!-- plotter: stipple dots {result.coarser:.2f}x further apart and larger than the picture's, "
+                   f"to stay within {MAX_DOTS} paths -->")
     for i, layer in enumerate(result.layers, 1):
         out.append(f'<g inkscape:groupmode="layer" id="layer{i}" inkscape:label="{i} pass {i}" fill="none" '
                    f'stroke="#000" stroke-width="{_fmt(page.pen, 3)}" stroke-linecap="round" stroke-linejoin="round">')
@@ -125,10 +128,9 @@ def render_svg(tone, settings, meta: dict, page: Page | None = None, image=None)
             raise ArtGenError("the raw tone view needs its picture to be written as SVG")
         return tone_svg(image, meta), None
     t = np.asarray(tone.convert("L"), dtype=np.float32) / 255
-    geometry = render_paths(t, style, settings.size)
     if page is None:
-        return picture_svg(geometry, meta), None
-    result = plot(geometry, page)
+        return picture_svg(render_paths(t, style, settings.size), meta), None
+    result = plot_tone(t, style, settings.size, page)
     return plotter_svg(result, meta), result
 
 

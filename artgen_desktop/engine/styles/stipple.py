@@ -16,10 +16,11 @@ _SEED = 0x5717  # fixed: the dots are part of the style, never random per run
 _BAYER = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float64)
 
 
-def dots(tone: np.ndarray, style, size: int) -> np.ndarray:
-    """(n, 3): x, y, radius in px."""
+def dots(tone: np.ndarray, style, size: int, coarser: float = 1.0) -> np.ndarray:
+    """(n, 3): x, y, radius in px. `coarser` > 1 spaces the dots that much further apart and makes them that
+    much larger (about the same ink, fewer dots): plotter mode's cap on the number of paths."""
     dark = darkness(upsample(tone, size))
-    scale = size / REF
+    scale = size / REF * coarser
     cell = style.dot_spacing * scale
     n = math.ceil(size / cell)
     rng = np.random.default_rng(_SEED)
