@@ -220,3 +220,58 @@ def test_a_light_stipple_plots_its_own_dots_each_as_one_filled_pen_path():
     r = r if r[0] > r[-1] else r[::-1]  # (ordering may draw a path backwards)
     assert r.max() == pytest.approx(1 - 0.15) and r[-1] == pytest.approx(0, abs=1e-9)  # edge circle, in to the centre
     assert np.all(np.diff(r[np.argmax(r < r.max() - 1e-9):]) <= 1e-9)  # closing in, never out
+
+
+def _runs_one_by_one(pts, widths, keep, size, step, tol=0.04, every=8):
+    """common.runs as a plain loop over the lines and runs (as it was written first): the reference."""
+    inside = ((pts[..., 0] > -step) & (pts[..., 0] < size + step)
+              & (pts[..., 1] > -step) & (pts[..., 1] < size + step))
+    on = keep & inside
+    out = []
+    for i in np.flatnonzero(on.any(axis=1)):
+        row = np.concatenate([[False], on[i], [False]])
+        edges = np.flatnonzero(row[1:] != row[:-1])
+        for a, b in zip(edges[::2], edges[1::2]):
+            if b - a >= 2:
+                p, w = pts[i, a:b], widths[i, a:b]
+                if b - a > 2:
+                    mid_p = np.abs(p[:-2] + p[2:] - 2 * p[1:-1]).max(axis=1) / 2
+                    mid_w = np.abs(w[:-2] + w[2:] - 2 * w[1:-1]) / 2
+                    k = np.ones(len(p), bool)
+                    k[1:-1] = (mid_p > tol) | (mid_w > tol) | (np.arange(1, len(p) - 1) % every == 0)
+                    p, w = p[k], w[k]
+                out.append((p, w))
+    return out
+
+
+def test_the_svg_writers_batched_numbers_are_those_of_one_stroke_at_a_time():
+    """runs, the outlines and the number formatting work on all strokes at once for speed; they must give
+    exactly what a loop over the strokes gives (the SVG's bytes depend on it)."""
+    from artgen_desktop.engine.styles.common import Stroke, polyline_normals, runs, trace_lines
+    from artgen_desktop.engine.svg import _even, _outlines, _points
+    rng = np.random.default_rng(5)
+    size, step = 256, 2.0
+    shift = rng.uniform(0, 20, (size, size)).astype(np.float32)
+    pts = trace_lines(size, 0.7, 5.0, 0.0, shift, step)
+    for widths in (rng.uniform(0, 3, pts.shape[:2]).astype(np.float32), np.full(pts.shape[:2], 1.5)):
+        keep = rng.random(pts.shape[:2]) < 0.9  # (many short runs, 2-point ones too)
+        got, want = runs(pts, widths, keep, size, step), _runs_one_by_one(pts, widths, keep, size, step)
+        assert len(got) == len(want) > 100
+        for s, (p, w) in zip(got, want):
+            assert s.points.dtype == p.dtype and s.widths.dtype == w.dtype
+            assert np.array_equal(s.points, p) and np.array_equal(s.widths, w)
+    strokes = [Stroke(rng.uniform(-3, 40, (n, 2)), rng.uniform(0.5, 2, n).astype(np.float32)) for n in (2, 3, 7, 2)]
+    strokes.append(Stroke(rng.uniform(-3, 40, (5, 2)), np.full(5, 1.5, np.float32)))
+    ring, lengths = _outlines(strokes)
+    one = []
+    for st in strokes:
+        half = polyline_normals(st.points) * (st.widths[:, None] / 2)
+        one.append(np.concatenate([st.points + half, (st.points - half)[::-1]]))
+    assert np.array_equal(ring, np.concatenate(one)) and lengths.tolist() == [len(r) for r in one]
+    assert _even(strokes).tolist() == [st.constant and st.widths[0] > 1.05 for st in strokes] == [0, 0, 0, 0, 1]
+    for decimals in (1, 2):
+        texts = _points(ring, decimals, lengths.tolist())
+        for text, r in zip(texts, one):
+            q = np.round(r, decimals) + 0.0
+            assert text == " ".join(f"{x:.{decimals}f},{y:.{decimals}f}" for x, y in q.tolist())
+    assert _points(np.array([[-0.04, 0.05], [1.25, -1.0]]), 1) == ["0.0,0.0 1.2,-1.0"]  # (no -0.0; halves to even)

@@ -41,11 +41,54 @@ def _fmt(x: float, decimals: int) -> str:
     return "0" if text in ("", "-0") else text
 
 
-def _points(p: np.ndarray, decimals: int) -> str:
-    """'x,y x,y …' with fixed decimals; one %-format over the whole array (a loop of f-strings was most of
-    an SVG's writing time)."""
+def _points(p: np.ndarray, decimals: int, lengths=None) -> list[str]:
+    """'x,y x,y …' with fixed decimals for each polyline of `p` ((N, 2): polylines of `lengths` points one
+    after another; one polyline without `lengths`): one rounding and one %-format over all of them (a loop
+    of f-strings, then a call per path, were most of an SVG's writing time)."""
+    lengths = [len(p)] if lengths is None else lengths
     p = np.round(np.asarray(p, np.float64), decimals) + 0.0  # (+ 0.0: no "-0.0")
-    return ((f"%.{decimals}f,%.{decimals}f " * len(p)) % tuple(p.ravel().tolist()))[:-1]
+    pair = f"%.{decimals}f,%.{decimals}f"
+    return ("\n".join(" ".join((pair,) * n) for n in lengths) % tuple(p.ravel().tolist())).split("\n")
+
+
+def _fmts(values: np.ndarray, decimals: int) -> list[str]:
+    """_fmt of each value, with one %-format (the same digits: % and format() round alike)."""
+    text = ("\n".join((f"%.{decimals}f",) * len(values)) % tuple(np.asarray(values, np.float64).tolist()))
+    out = [t.rstrip("0").rstrip(".") for t in text.split("\n")] if len(values) else []
+    return ["0" if t in ("", "-0") else t for t in out]
+
+
+def _joined(strokes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The strokes' points and widths one after another, and each stroke's start and length there."""
+    lengths = np.array([len(st.points) for st in strokes], np.int64)
+    starts = np.cumsum(lengths) - lengths
+    return (np.concatenate([st.points for st in strokes]), np.concatenate([st.widths for st in strokes]),
+            starts, lengths)
+
+
+def _even(strokes) -> np.ndarray:
+    """Per stroke: drawn as a stroked path, an even line wider than a pixel (else as a filled outline)."""
+    if not strokes:
+        return np.zeros(0, bool)
+    widths = [st.widths for st in strokes]
+    if len({w.dtype for w in widths}) > 1:  # (one dtype: the same comparisons as Stroke.constant's)
+        return np.array([st.constant and st.widths[0] > 1.05 for st in strokes], bool)
+    w = np.concatenate(widths)
+    starts = np.cumsum([len(x) for x in widths]) - [len(x) for x in widths]
+    spread = np.maximum.reduceat(w, starts) - np.minimum.reduceat(w, starts)
+    return (spread < 1e-6) & (w[starts] > 1.05)
+
+
+def _outlines(strokes) -> tuple[np.ndarray, np.ndarray]:
+    """The outline of each variable-width stroke, its left side out and its right side back, one after
+    another, and their lengths: the numbers a loop over the strokes gives, in one pass."""
+    p, w, starts, lengths = _joined(strokes)
+    half = polyline_normals(p, starts, lengths) * (w[:, None] / 2)
+    stroke = np.repeat(np.arange(len(lengths)), 2 * lengths)
+    j = np.arange(2 * len(p)) - np.repeat(2 * starts, 2 * lengths)  # place in its outline
+    s, n = starts[stroke], lengths[stroke]
+    index = np.where(j < n, s + j, len(p) + s + 2 * n - 1 - j)
+    return np.concatenate([p + half, p - half])[index], 2 * lengths
 
 
 def _head(meta: dict, width: str, height: str, view: str, extra_ns: str = "") -> list[str]:
@@ -65,21 +108,23 @@ def picture_svg(geometry: Geometry, meta: dict) -> bytes:
     out.append(f'<rect width="{s}" height="{s}" fill="#fff"/>')
     # a stroke a pixel wide or less goes as an outline too: QtSvg draws those with its cosmetic line
     # stroker, which puts down up to a fifth less ink on diagonals than the line's area
-    even = [st for st in geometry.strokes if st.constant and st.widths[0] > 1.05]
-    filled = [st for st in geometry.strokes if not (st.constant and st.widths[0] > 1.05)]
+    is_even = _even(geometry.strokes)
+    even = [st for st, e in zip(geometry.strokes, is_even.tolist()) if e]
+    filled = [st for st, e in zip(geometry.strokes, is_even.tolist()) if not e]
     if filled or len(geometry.dots):
         out.append('<g fill="#000" stroke="none">')
-        for st in filled:  # a line whose width varies: its outline, left side out and right side back
-            half = polyline_normals(st.points) * (st.widths[:, None] / 2)
-            ring = np.concatenate([st.points + half, (st.points - half)[::-1]])
-            out.append(f'<path d="M{_points(ring, 1)}Z"/>')
-        for x, y, r in geometry.dots.tolist():
-            out.append(f'<circle cx="{_fmt(x, 2)}" cy="{_fmt(y, 2)}" r="{_fmt(r, 2)}"/>')
+        if filled:  # a line whose width varies: its outline, left side out and right side back
+            ring, lengths = _outlines(filled)
+            out.extend(f'<path d="M{d}Z"/>' for d in _points(ring, 1, lengths.tolist()))
+        if len(geometry.dots):
+            x, y, r = (_fmts(v, 2) for v in geometry.dots.T)
+            out.extend(f'<circle cx="{a}" cy="{b}" r="{c}"/>' for a, b, c in zip(x, y, r))
         out.append("</g>")
     if even:
         out.append('<g fill="none" stroke="#000" stroke-linecap="round" stroke-linejoin="round">')
-        for st in even:
-            out.append(f'<path stroke-width="{_fmt(float(st.widths[0]), 3)}" d="M{_points(st.points, 1)}"/>')
+        p, _, _, lengths = _joined(even)
+        widths = _fmts(np.array([st.widths[0] for st in even], np.float64), 3)
+        out.extend(f'<path stroke-width="{w}" d="M{d}"/>' for w, d in zip(widths, _points(p, 1, lengths.tolist())))
         out.append("</g>")
     out.append("</svg>\n")
     return "\n".join(out).encode("utf-8")
@@ -99,7 +144,7 @@ def plotter_svg(result: Plot, meta: dict) -> bytes:
     for i, layer in enumerate(result.layers, 1):
         out.append(f'<g inkscape:groupmode="layer" id="layer{i}" inkscape:label="{i} pass {i}" fill="none" '
                    f'stroke="#000" stroke-width="{_fmt(page.pen, 3)}" stroke-linecap="round" stroke-linejoin="round">')
-        out.extend(f'<path d="M{_points(p, 2)}"/>' for p in layer)
+        out.extend(f'<path d="M{d}"/>' for d in _points(np.concatenate(layer), 2, [len(p) for p in layer]))
         out.append("</g>")
     out.append("</svg>\n")
     return "\n".join(out).encode("utf-8")

@@ -59,12 +59,25 @@ def sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Bilinear values of a per-pixel field at points (..., 2) in pixel coordinates (pixel i's centre is
     i + 0.5), edge-clamped: torch's grid_sample (align_corners=False is exactly this convention), one C++ op
     where numpy's gathers were most of tracing a picture's lines."""
+    pts = np.asarray(pts)
+    return sample_xy(img, pts[..., 0], pts[..., 1]).reshape(pts.shape[:-1])
+
+
+def sample_xy(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """`sample` at points given as x and y arrays (flat result). Numpy's loops over a last axis of two
+    (x, y) run element pair by element pair: the coordinates are scaled a column at a time."""
     h, w = img.shape
-    flat = np.asarray(pts, np.float32).reshape(1, 1, -1, 2) * np.array([2 / w, 2 / h], np.float32) - 1
+    grid = np.empty((x.size, 2), np.float32)  # (the float32 casts, products and differences of x and y as
+    grid[:, 0] = x.ravel()  # before, elementwise: the same numbers)
+    grid[:, 1] = y.ravel()
+    grid[:, 0] *= np.float32(2 / w)
+    grid[:, 1] *= np.float32(2 / h)
+    grid -= 1
     with torch.no_grad():
         out = F.grid_sample(torch.from_numpy(np.ascontiguousarray(img, np.float32))[None, None],
-                            torch.from_numpy(flat), mode="bilinear", padding_mode="border", align_corners=False)
-    return out.numpy().reshape(pts.shape[:-1])
+                            torch.from_numpy(grid)[None, None], mode="bilinear", padding_mode="border",
+                            align_corners=False)
+    return out.numpy().reshape(-1)
 
 
 def line_cover(dist: np.ndarray, width: np.ndarray) -> np.ndarray:
@@ -95,7 +108,8 @@ def hatch_distance(size: int, angle: float, pitch: float, phase0: float = 0.0) -
 def trace_lines(size: int, angle: float, pitch: float, phase0: float = 0.0, shift: np.ndarray | None = None,
                 step: float = 2.0) -> np.ndarray:
     """Centre lines of the family (x cos a + y sin a + shift(x, y)) / pitch = k + phase0, every `step` px
-    along each line: (lines, samples, 2), covering the picture and `step` beyond its edges."""
+    along each line: (lines, samples, 2), covering the picture and `step` beyond its edges (points further
+    out are approximate: strokes never reach them)."""
     n = np.array([math.cos(angle), math.sin(angle)])
     d = np.array([-math.sin(angle), math.cos(angle)])
     c = size / 2
@@ -104,42 +118,65 @@ def trace_lines(size: int, angle: float, pitch: float, phase0: float = 0.0, shif
     ks = np.arange(math.floor((cn - reach) / pitch - phase0), math.ceil((cn + reach) / pitch - phase0) + 1)
     s0 = (ks + phase0) * pitch - cn  # each line's offset from the centre along n
     t = np.arange(-reach, reach + step / 2, step)
-    along = c + t[None, :, None] * d  # (1, T, 2)
-    pts = along + s0[:, None, None] * n
+    # x and y apart (numpy runs a loop per point over a last axis of two); the same numbers as
+    # along = c + t d, pts = along + s0 n with (…, 2) arrays
+    ax, ay = c + t * d[0], c + t * d[1]  # (T,)
+    x, y = ax[None, :] + (s0 * n[0])[:, None], ay[None, :] + (s0 * n[1])[:, None]  # (lines, T)
     if shift is not None:  # solve phase(p) = k by fixed-point steps (the shift field is smooth and slow)
+        # a point moves along n by a value of the shift field, so one further than its largest value (and a
+        # step) outside the picture ends outside, where no stroke goes: only the others are solved (the
+        # same numbers for them: each point's steps are its own), about half the lines' length
+        reach_out = step + float(np.abs(shift).max()) + 1
+        near = (x > -reach_out) & (x < size + reach_out) & (y > -reach_out) & (y < size + reach_out)
+        li, ti = np.nonzero(near)
+        sx, sy, offset = ax[ti], ay[ti], s0[li]
+        px, py = x[li, ti], y[li, ti]
         for _ in range(4):
-            pts = along + (s0[:, None] - sample(shift, pts))[..., None] * n
-    return pts
+            move = offset - sample_xy(shift, px, py)
+            px, py = sx + move * n[0], sy + move * n[1]
+        x[li, ti], y[li, ti] = px, py
+    return np.stack([x, y], axis=-1)
 
 
 def runs(pts: np.ndarray, widths: np.ndarray, keep: np.ndarray, size: int, step: float) -> list[Stroke]:
     """Strokes along each traced line where `keep` holds, inside the picture and a step beyond (the SVG's
-    viewport clips there), with their points thinned where a straight line between neighbours will do."""
+    viewport clips there), with their points thinned where a straight line between neighbours will do.
+    All runs at once (a loop over them was a fifth of an engraving's SVG)."""
     inside = ((pts[..., 0] > -step) & (pts[..., 0] < size + step)
               & (pts[..., 1] > -step) & (pts[..., 1] < size + step))
-    on = keep & inside
-    out: list[Stroke] = []
-    for i in np.flatnonzero(on.any(axis=1)):
-        row = np.concatenate([[False], on[i], [False]])
-        edges = np.flatnonzero(row[1:] != row[:-1])
-        for a, b in zip(edges[::2], edges[1::2]):
-            if b - a >= 2:
-                p, w = _thin(pts[i, a:b], widths[i, a:b])
-                out.append(Stroke(p, w))
-    return out
+    on = np.zeros((keep.shape[0], keep.shape[1] + 2), np.int8)
+    on[:, 1:-1] = keep & inside
+    edge = np.diff(on, axis=1)
+    rows, a = np.nonzero(edge == 1)  # (row-major: line by line, along each line: the order strokes are made in)
+    b = np.nonzero(edge == -1)[1]
+    long = b - a >= 2
+    rows, a, n = rows[long], a[long], (b - a)[long]
+    if not len(n):
+        return []
+    keep_pt = _thin_mask(pts, widths, rows, a, n)
+    run = np.repeat(np.arange(len(n)), n)
+    col = np.repeat(a, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+    r, c = np.repeat(rows, n)[keep_pt], col[keep_pt]
+    ends = np.cumsum(np.bincount(run[keep_pt], minlength=len(n))).tolist()
+    p, w = pts[r, c], widths[r, c]
+    return [Stroke(p[i:j], w[i:j]) for i, j in zip([0, *ends[:-1]], ends)]
 
 
-def _thin(p: np.ndarray, w: np.ndarray, tol: float = 0.04, every: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """Drops points that lie (in position and width) within `tol` px of the midpoint of their neighbours,
-    keeping at least every `every`-th so drift along gentle curves stays below a few tenths of a pixel."""
-    n = len(p)
-    if n <= 2:
-        return p, w
-    keep = np.ones(n, bool)
-    mid_p = np.abs(p[:-2] + p[2:] - 2 * p[1:-1]).max(axis=1) / 2
-    mid_w = np.abs(w[:-2] + w[2:] - 2 * w[1:-1]) / 2
-    keep[1:-1] = (mid_p > tol) | (mid_w > tol) | (np.arange(1, n - 1) % every == 0)
-    return p[keep], w[keep]
+def _thin_mask(pts: np.ndarray, widths: np.ndarray, rows: np.ndarray, a: np.ndarray, n: np.ndarray,
+               tol: float = 0.04, every: int = 8) -> np.ndarray:
+    """Which points of the runs (line `rows`, from `a`, `n` points) to keep: a point goes where it lies (in
+    position and width) within `tol` px of the midpoint of its neighbours, but at least every `every`-th stays
+    so drift along gentle curves stays below a few tenths of a pixel; the ends always stay."""
+    mid_p = np.zeros(pts.shape[:2])
+    mid_w = np.zeros(pts.shape[:2], widths.dtype)
+    x, y = pts[..., 0], pts[..., 1]  # (x and y apart: the max over a last axis of two is slow)
+    mid_p[:, 1:-1] = np.maximum(np.abs(x[:, :-2] + x[:, 2:] - 2 * x[:, 1:-1]),
+                                np.abs(y[:, :-2] + y[:, 2:] - 2 * y[:, 1:-1])) / 2
+    mid_w[:, 1:-1] = np.abs(widths[:, :-2] + widths[:, 2:] - 2 * widths[:, 1:-1]) / 2
+    i = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)  # place in its run
+    r, c = np.repeat(rows, n), np.repeat(a, n) + i
+    end = (i == 0) | (i == np.repeat(n, n) - 1)
+    return end | (mid_p[r, c] > tol) | (mid_w[r, c] > tol) | (i % every == 0)
 
 
 # ---- iso-lines (marching squares) ------------------------------------------------------------------------
@@ -309,11 +346,18 @@ def to_gray(ink: np.ndarray) -> np.ndarray:
     return np.clip(255.5 - 255 * ink, 0, 255).astype(np.uint8)
 
 
-def polyline_normals(p: np.ndarray) -> np.ndarray:
-    """Unit normals of a polyline (N, 2), by central differences (ends by one-sided ones)."""
+def polyline_normals(p: np.ndarray, starts: np.ndarray | None = None, lengths: np.ndarray | None = None) -> np.ndarray:
+    """Unit normals of a polyline (N, 2), by central differences (ends by one-sided ones). With `starts` and
+    `lengths`, of several polylines (2 points or more each) stored one after another in `p`, in one pass:
+    the same numbers as one call per polyline."""
     t = np.empty_like(p)
     t[1:-1] = (p[2:] - p[:-2]) / 2
-    t[0], t[-1] = p[1] - p[0], p[-1] - p[-2]
+    if starts is None:
+        t[0], t[-1] = p[1] - p[0], p[-1] - p[-2]
+    else:
+        ends = starts + lengths - 1
+        t[starts] = p[starts + 1] - p[starts]
+        t[ends] = p[ends] - p[ends - 1]
     length = np.hypot(t[:, 0], t[:, 1])[:, None]
     t = t / np.where(length > 0, length, 1)
     return np.stack([-t[:, 1], t[:, 0]], axis=1)
