@@ -275,3 +275,12 @@ def test_the_svg_writers_batched_numbers_are_those_of_one_stroke_at_a_time():
             q = np.round(r, decimals) + 0.0
             assert text == " ".join(f"{x:.{decimals}f},{y:.{decimals}f}" for x, y in q.tolist())
     assert _points(np.array([[-0.04, 0.05], [1.25, -1.0]]), 1) == ["0.0,0.0 1.2,-1.0"]  # (no -0.0; halves to even)
+    # the digits are typed by numpy, not by Python's float formatting: the same text on awkward numbers
+    odd = np.array([0.0, -0.0, 0.04, -0.04, -0.05, 0.05, 0.15, -0.95, 9.95, 99.95, -9.96, 1e14, -1e14, 123456.789,
+                    2 ** 31 / 10, -(2 ** 31) / 10, 2 ** 31 / 100 - 0.01, 5e-324, 1e15, np.nan, np.inf])
+    for decimals in (1, 2):
+        for values in (odd[:-3], odd):  # (the last, not numbers of a sensible size, take Python's way)
+            pairs = np.stack([values, -values[::-1]], axis=1)
+            q = np.round(pairs, decimals) + 0.0
+            assert _points(pairs, decimals, [1, len(pairs) - 1]) == [
+                " ".join(f"{x:.{decimals}f},{y:.{decimals}f}" for x, y in part.tolist()) for part in (q[:1], q[1:])]

@@ -43,9 +43,45 @@ def _fmt(x: float, decimals: int) -> str:
 
 def _points(p: np.ndarray, decimals: int, lengths=None) -> list[str]:
     """'x,y x,y …' with fixed decimals for each polyline of `p` ((N, 2): polylines of `lengths` points one
-    after another; one polyline without `lengths`): one rounding and one %-format over all of them (a loop
-    of f-strings, then a call per path, were most of an SVG's writing time)."""
-    lengths = [len(p)] if lengths is None else lengths
+    after another; one polyline without `lengths`), all at once.
+
+    The text is what "%.{decimals}f" makes of np.round(p, decimals) (-0 written 0), typed by numpy: np.round
+    is rint(p * 10**decimals) / 10**decimals, so each number is the whole number k = rint(p * 10**decimals)
+    with a point `decimals` digits from its end, and its characters are put in place column by column.
+    Python's float formatting, even as one %-format for the whole picture, was most of an SVG's writing."""
+    lengths = [len(p)] if lengths is None else list(lengths)
+    scale = 10 ** decimals
+    k = np.rint(np.asarray(p, np.float64) * scale).ravel()
+    if not len(k) or not (np.isfinite(k).all() and np.abs(k).max() < 1e15):
+        return _points_slow(p, decimals, lengths)
+    neg = k < 0
+    whole, part = np.divmod(np.abs(k).astype(np.int32 if np.abs(k).max() < 2 ** 31 else np.int64), scale)
+    digits = np.ones(len(k), np.int16)  # of the whole part
+    for power in range(1, 16):
+        more = whole >= 10 ** power
+        if not more.any():
+            break
+        digits += more
+    # each number right-aligned in a row of a table, its separator in the last column; the rows read
+    # left to right without their blank start are the text
+    width = int(digits.max()) + 3 + decimals  # "-", whole part, ".", decimals, separator
+    table = np.empty((len(k), width), np.uint8)
+    sep = table[:, -1]
+    sep[0::2], sep[1::2] = ord(","), ord(" ")
+    sep[2 * (np.cumsum(lengths) - 1) + 1] = ord("\n")  # after a polyline's last y
+    for j in range(decimals):
+        table[:, -2 - j] = ord("0") + (part // 10 ** j) % 10
+    table[:, -2 - decimals] = ord(".")
+    for power in range(int(digits.max())):
+        table[:, -3 - decimals - power] = ord("0") + (whole // 10 ** power) % 10
+    size = neg + digits + (2 + decimals)
+    table[np.flatnonzero(neg), width - size[neg]] = ord("-")
+    text = table[np.arange(width, dtype=np.int16)[None, :] >= (width - size)[:, None]]
+    return text[:-1].tobytes().decode("ascii").split("\n")
+
+
+def _points_slow(p: np.ndarray, decimals: int, lengths) -> list[str]:
+    """_points by Python's float formatting (also for what is not a finite number of a sensible size)."""
     p = np.round(np.asarray(p, np.float64), decimals) + 0.0  # (+ 0.0: no "-0.0")
     pair = f"%.{decimals}f,%.{decimals}f"
     return ("\n".join(" ".join((pair,) * n) for n in lengths) % tuple(p.ravel().tolist())).split("\n")
