@@ -165,10 +165,10 @@ def memory(opts: Options, gui_figures=None) -> dict:
                "generate_wall_s": round(wall, 2), "generate_pairs_per_s_end_to_end": round(n / wall, 2),
                "generate_first_pair_on_disk_s": round(first, 3) if first is not None else None,
                "app_peak_rss_mib": gui_figures["peak_rss_mib"] if gui_figures else None,
-               "method": f"`artgen generate --seeds 0-{n - 1}` (one process, batch 16, the CLI's own loop) in a "
+               "method": f"`artgen generate --seeds 0-{n - 1}` with its default flags (batch 64, --workers auto) in a "
                          "child process, peak RSS from wait4's ru_maxrss; wall time includes start-up"}
     say(f"memory: `artgen generate` of {n} pairs peaks at {figures['generate_peak_rss_mib']:.0f} MiB RSS "
-        f"({wall:.1f} s, {n / wall:.1f} pairs/s end to end in one process)"
+        f"({wall:.1f} s, {n / wall:.1f} pairs/s end to end with the CLI's default flags)"
         + (f"; the app with a gallery page {gui_figures['peak_rss_mib']:.0f} MiB" if gui_figures else ""))
     targets = {}
     if gui_figures:
