@@ -2,12 +2,13 @@
 
     python scripts/make_atlas_sheet.py hat --seeds 0-1999 --out docs/atlas_search_hat.png
     python scripts/make_atlas_sheet.py --like 1418 --seeds 0-1999 --out /tmp/like.png
-    python scripts/make_atlas_sheet.py --quality --seeds 0-1999
+    python scripts/make_atlas_sheet.py --quality --seeds 0-1999 [--sheets DIR]
 
 The atlas is the model's own (engine/atlas.py; --db for another file) and is built first for the seeds
 that are missing. --quality prints, for the model's 20 most frequent content words, the share of the top 24
 results whose greedy caption holds the word: a proxy for "shows the thing" (a person has to look at the
-sheets for the real figure), bounded by how many seeds of the atlas have the word at all.
+sheets for the real figure), bounded by how many seeds of the atlas have the word at all; with --sheets,
+one results sheet per word in DIR to count them by eye.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def main() -> int:
     p.add_argument("--seeds", default="0-1999")
     p.add_argument("--out", help="the sheet's PNG")
     p.add_argument("--quality", action="store_true")
+    p.add_argument("--sheets", help="with --quality: a results sheet per word in this folder")
     args = p.parse_args()
     engine = Engine.load(args.model, device="cpu")
     with Atlas.for_engine(engine, args.db) as atlas:
@@ -97,6 +99,10 @@ def main() -> int:
                 have = len(atlas.word_matches([w], 10**6))
                 total.append(held / len(hits))
                 print(f"{w:>12}: {held}/{len(hits)} of the top results say it ({have} seeds of {n:,} do)")
+                if args.sheets:
+                    Path(args.sheets).mkdir(parents=True, exist_ok=True)
+                    with atomic_path(Path(args.sheets) / f"{w}.png") as tmp:
+                        sheet(engine, hits, f'"{w}"', n).save(tmp, format="PNG", optimize=True)
             print(f"mean: {100 * sum(total) / len(total):.0f} %")
     return 0
 
