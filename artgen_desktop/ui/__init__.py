@@ -11,6 +11,7 @@ Widgets:
   main_window.py    layout, menus, keys, status bar, drag and drop, open/export
   gallery.py, gallery_model.py   the seed grid (a QListView over a list model)
   preview.py, controls.py, interpolation.py, library_panel.py, model_box.py
+  style_row.py      the style picker's live previews (the current picture in every style)
   finetune.py       the trainer as a child process;  model_summary.py, export_progress.py,
   message_bar.py, seed_box.py, image_view.py, images.py   small parts
 Start-up:

@@ -30,10 +30,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
-from artgen_desktop.engine import ArtGenError, Engine, ExportWriter, Result, Settings, set_threads
+from artgen_desktop.engine import ArtGenError, Engine, EngraveStyle, ExportWriter, Result, Settings, set_threads
 from artgen_desktop.engine.animation import write_animation
 from artgen_desktop.engine.atlas import DEFAULT_SEEDS, Atlas, iter_build, search
 from artgen_desktop.engine.export import stem_for
@@ -42,9 +43,11 @@ from .images import thumbnail, to_qimage
 
 MODEL, PREVIEW, LIVE, STRIP, GALLERY, EXPORT = "model", "preview", "live", "strip", "gallery", "export"
 SEARCH, ATLAS = "search", "atlas"  # the seed atlas (engine/atlas.py): a search, and its background build
+STYLES_ROW = "styles"  # the style picker's live thumbnails
 # lower runs first: what the artist is looking at right now beats background filling and exports
-PRIORITY = {MODEL: 0, PREVIEW: 1, LIVE: 1, SEARCH: 1, STRIP: 2, GALLERY: 3, EXPORT: 4, ATLAS: 5}
-COALESCING = {MODEL, PREVIEW, LIVE, STRIP, GALLERY, SEARCH, ATLAS}  # exports are never replaced by a later export
+PRIORITY = {MODEL: 0, PREVIEW: 1, LIVE: 1, SEARCH: 1, STRIP: 2, STYLES_ROW: 2, GALLERY: 3, EXPORT: 4,
+            ATLAS: 5}
+COALESCING = {MODEL, PREVIEW, LIVE, STRIP, STYLES_ROW, GALLERY, SEARCH, ATLAS}  # exports are never replaced
 FOLLOWING = {PREVIEW, LIVE}  # one-picture channels whose superseded-but-finished pictures are still shown
 GALLERY_BATCH = 4  # small batches: thumbnails appear progressively and the preview can cut in between
 EXPORT_BATCH = 4
@@ -87,6 +90,16 @@ class ExportSummary:
     folder: str
     files: list[str]
     animation: str | None = None
+
+
+@dataclass(frozen=True)
+class StyleThumb:
+    """One style's thumbnail of a picture: `key` is the asker's name for what it shows (ui/style_row.py), so a
+    thumbnail of a picture no longer shown can be told apart and dropped."""
+
+    key: Any
+    mode: str
+    image: QImage
 
 
 @dataclass(frozen=True)
@@ -148,6 +161,7 @@ class EngineBridge(QObject):
     live_ready = Signal(object)  # Picture
     strip_ready = Signal(object)  # list[Picture]
     search_ready = Signal(int, object)  # request id, SearchResults
+    style_thumb_ready = Signal(int, object)  # request id, StyleThumb
     atlas_progress = Signal(int, object)  # request id, AtlasProgress
     progress = Signal(int, object)  # request id, Progress
     finished = Signal(int, str, object)  # request id, channel, last payload (e.g. ExportSummary)
@@ -231,6 +245,21 @@ class EngineBridge(QObject):
             self._count(STRIP, engine)
             yield [Picture(r.seed, r.caption, to_qimage(r.image), settings, r.label, r) for r in results]
         return self._submit(STRIP, work)
+
+    def request_style_thumbs(self, tone: Image.Image, styles: Sequence[tuple[Any, EngraveStyle]], size: int,
+                             thumb_px: int) -> int:
+        """Renders a stored 8-bit tone (Result.tone) in each style of `styles` ((key, style) pairs) at `size` px
+        (Engine.render: no network runs), box-filtered to `thumb_px`: style_thumb_ready(StyleThumb) for each,
+        carrying its key. One engine call per step, so a newer request replaces this one between two styles."""
+        styles = list(styles)
+
+        def work(engine):
+            engine = _need(engine)
+            for key, style in styles:
+                image = engine.render(tone, Settings(size=size, style=style))
+                self._count(STYLES_ROW, engine)
+                yield StyleThumb(key, style.mode, thumbnail(image, thumb_px))
+        return self._submit(STYLES_ROW, work)
 
     def request_export(self, seeds: Sequence[int], settings: Settings, folder: str | Path,
                        formats: Sequence[str] = ("png",)) -> int:
@@ -464,6 +493,8 @@ class EngineBridge(QObject):
             self.atlas_progress.emit(job_id, payload)
         elif isinstance(payload, Progress):
             self.progress.emit(job_id, payload)
+        elif isinstance(payload, StyleThumb):
+            self.style_thumb_ready.emit(job_id, payload)
         elif channel == PREVIEW:
             self.preview_ready.emit(payload)
         elif channel == GALLERY:

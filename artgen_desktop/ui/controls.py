@@ -4,6 +4,9 @@ size.
 Every change goes straight into AppState as a new Settings; the preview and gallery re-render from
 there. When the state changes from elsewhere (a dropped PNG, a favourite) the widgets follow without
 echoing the change back.
+
+Under the style combo (given the bridge) a row of live previews, ui/style_row.py, shows the current picture
+in every style; clicking one picks that style through the combo: the same change, one undo step.
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from artgen_desktop.engine import ArtGenError, EngraveStyle, Settings
 from artgen_desktop.engine.params import PARAMS, SIZE, STYLES, Param, style_params
 from artgen_desktop.engine.presets import Preset, load_preset, save_preset
 
+from .bridge import EngineBridge
 from .seed_box import SeedBox
 from .state import AppState
+from .style_row import StyleRow
 
 # the sliders, their ranges, steps, labels and tooltips all come from the engine's table (params.py)
 GENERATION_SLIDERS = ("temperature", "variety")
@@ -47,10 +52,11 @@ def make_slider(param: Param) -> QLabeledDoubleSlider:
 class ControlsPanel(QWidget):
     message = Signal(str, str)
 
-    def __init__(self, state: AppState, parent: QWidget | None = None):
+    def __init__(self, state: AppState, parent: QWidget | None = None, bridge: EngineBridge | None = None):
         super().__init__(parent)
         self.state = state
         self._updating = False
+        self.style_row = StyleRow(bridge) if bridge is not None else None
 
         self.seed_box = SeedBox()
         self.random_button = QToolButton(text="Random", toolTip="Random seed (R)")
@@ -84,6 +90,8 @@ class ControlsPanel(QWidget):
         style_box = QGroupBox("Print style")
         style = self._style_form = QFormLayout(style_box)
         style.addRow("Style", self.mode)
+        if self.style_row is not None:
+            style.addRow(self.style_row)
         for key in STYLE_KEYS:
             style.addRow(PARAMS[key].label, self.sliders[key])
         style.addRow("", self.reset_style_button)
@@ -104,6 +112,8 @@ class ControlsPanel(QWidget):
         self.mode.currentIndexChanged.connect(self._commit)
         self.size.currentIndexChanged.connect(self._commit)
         self.reset_style_button.clicked.connect(self.reset_style)
+        if self.style_row is not None:
+            self.style_row.picked.connect(self.pick_style)
         self.save_preset_button.clicked.connect(lambda: self.save_preset())
         self.load_preset_button.clicked.connect(lambda: self.load_preset())
         self.seed_box.valueChanged.connect(state.set_seed)
@@ -136,8 +146,18 @@ class ControlsPanel(QWidget):
                 idx = self.size.count() - 1
             self.size.setCurrentIndex(idx)
             self._enable_style_sliders(settings.style.mode)
+            if self.style_row is not None:
+                self.style_row.set_current(settings.style.mode)
         finally:
             self._updating = False
+
+    def pick_style(self, mode: str) -> None:
+        """As choosing `mode` in the style combo (the row of previews does this)."""
+        index = self.mode.findData(mode)
+        if index >= 0:
+            self.mode.setCurrentIndex(index)
+        if self.style_row is not None:  # (a click on the style already chosen changes nothing: keep its mark)
+            self.style_row.set_current(self.state.settings.style.mode)
 
     def _commit(self, *_args) -> None:
         if self._updating:

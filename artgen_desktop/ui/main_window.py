@@ -130,7 +130,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("ArtGen Desktop")
         self.setAcceptDrops(True)
 
-        self.controls = ControlsPanel(self.state)
+        self.controls = ControlsPanel(self.state, bridge=self.bridge)
         self.gallery = GalleryPanel(self.state, self.bridge)
         self.preview = PreviewPanel(self.state, self.bridge, self.library, self.prefs)
         self.interpolation = InterpolationPanel(self.state, self.bridge, self.prefs)
