@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 
 import pytest
 from conftest import WAIT_MS, open_main_window
@@ -13,6 +14,8 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QPushButton
 
 from artgen_desktop.engine import EngraveStyle, ExportWriter, Settings, read_png_metadata
+from artgen_desktop.engine.svg import write_result_svg
+from artgen_desktop.ui import bridge as bridge_module
 from artgen_desktop.ui.bridge import EngineBridge
 from artgen_desktop.ui.gallery import THUMB_PX
 from artgen_desktop.ui.library import Library
@@ -313,7 +316,8 @@ def test_a_print_style_saves_and_exports_as_svg_that_restores(qtbot, window, tmp
     assert window.state.settings.style.mode == "stipple"
     assert window.controls.sliders["dot_size"].isEnabled() and not window.controls.sliders["bend"].isEnabled()
     picture = wait_preview(qtbot, window, 0, window.state.settings)
-    path = window.preview.save_as(tmp_path / "keep.svg")
+    with qtbot.waitSignal(window.preview.saved, timeout=WAIT_MS):  # (an SVG is written on the engine thread)
+        path = window.preview.save_as(tmp_path / "keep.svg")
     assert path == tmp_path / "keep.svg" and path.read_bytes().startswith(b"<?xml")
     window.export_svg_action.trigger()  # Export writes SVGs too
     combo.setCurrentIndex(combo.findData("engraving"))
@@ -324,6 +328,42 @@ def test_a_print_style_saves_and_exports_as_svg_that_restores(qtbot, window, tmp
     window.export_selected(out)
     qtbot.waitUntil(lambda: window.export.done, timeout=WAIT_MS)
     assert list(out.glob("*.svg")) and len(list(out.glob("*.svg"))) == len(list(out.glob("*.png")))
+
+
+def test_save_as_svg_is_written_on_the_engine_thread_with_the_same_bytes(qtbot, window, tmp_path, monkeypatch):
+    combo = window.controls.mode
+    combo.setCurrentIndex(combo.findData("crosshatch"))
+    picture = wait_preview(qtbot, window, 0, window.state.settings)
+    threads = []
+
+    def spy(path, result, page=None):
+        threads.append(threading.current_thread().name)
+        return write_result_svg(path, result, page)
+    monkeypatch.setattr(bridge_module, "write_result_svg", spy)
+    with qtbot.waitSignal(window.preview.saved, timeout=WAIT_MS) as saved:
+        path = window.preview.save_as(tmp_path / "keep.svg")
+    assert path == tmp_path / "keep.svg" and saved.args == [path]
+    assert threads == ["artgen-engine"]
+    write_result_svg(tmp_path / "direct.svg", picture.result)
+    assert path.read_bytes() == (tmp_path / "direct.svg").read_bytes()
+    assert window.message_bar.text() == f"Saved {path}"
+    assert window.prefs.get("save_dir") == str(tmp_path)
+
+    # a failure is a message, as before
+    (tmp_path / "a-file").write_text("not a folder")
+    bad = tmp_path / "a-file" / "keep.svg"
+    assert window.preview.save_as(bad) == bad
+    qtbot.waitUntil(lambda: not window.preview.saves_pending(), timeout=WAIT_MS)
+    text = window.message_bar.text()
+    assert text.startswith(f"Could not save {bad}: ") and "Error" not in text, text  # the reason, no type name
+
+
+def test_closing_right_after_save_as_svg_still_writes_it(qtbot, tiny_model_path, tmp_path, data_dir):
+    with open_main_window(qtbot, tiny_model_path, SMALL) as w:
+        wait_preview(qtbot, w, 0)
+        path = w.preview.save_as(tmp_path / "late.svg")
+        w.close()
+        assert path.read_bytes().startswith(b"<?xml") and not w.preview.saves_pending()
 
 
 def test_favourites_and_history_survive_a_restart(qtbot, window, data_dir):

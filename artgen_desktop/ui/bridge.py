@@ -38,16 +38,18 @@ from artgen_desktop.engine import ArtGenError, Engine, EngraveStyle, ExportWrite
 from artgen_desktop.engine.animation import write_animation
 from artgen_desktop.engine.atlas import DEFAULT_SEEDS, Atlas, iter_build, search
 from artgen_desktop.engine.export import stem_for
+from artgen_desktop.engine.svg import write_result_svg
 
 from .images import thumbnail, to_qimage
 
 MODEL, PREVIEW, LIVE, STRIP, GALLERY, EXPORT = "model", "preview", "live", "strip", "gallery", "export"
 SEARCH, ATLAS = "search", "atlas"  # the seed atlas (engine/atlas.py): a search, and its background build
-STYLES_ROW = "styles"  # the style picker's live thumbnails
+STYLES_ROW, SAVE = "styles", "save"  # the style picker's live thumbnails; Save as of an SVG
 # lower runs first: what the artist is looking at right now beats background filling and exports
-PRIORITY = {MODEL: 0, PREVIEW: 1, LIVE: 1, SEARCH: 1, STRIP: 2, STYLES_ROW: 2, GALLERY: 3, EXPORT: 4,
+PRIORITY = {MODEL: 0, PREVIEW: 1, LIVE: 1, SEARCH: 1, STRIP: 2, STYLES_ROW: 2, SAVE: 2, GALLERY: 3, EXPORT: 4,
             ATLAS: 5}
-COALESCING = {MODEL, PREVIEW, LIVE, STRIP, STYLES_ROW, GALLERY, SEARCH, ATLAS}  # exports are never replaced
+# exports and saves are never replaced by a later one
+COALESCING = {MODEL, PREVIEW, LIVE, STRIP, STYLES_ROW, GALLERY, SEARCH, ATLAS}
 FOLLOWING = {PREVIEW, LIVE}  # one-picture channels whose superseded-but-finished pictures are still shown
 GALLERY_BATCH = 4  # small batches: thumbnails appear progressively and the preview can cut in between
 EXPORT_BATCH = 4
@@ -100,6 +102,11 @@ class StyleThumb:
     key: Any
     mode: str
     image: QImage
+
+
+@dataclass(frozen=True)
+class Saved:
+    path: str
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,7 @@ class EngineBridge(QObject):
     strip_ready = Signal(object)  # list[Picture]
     search_ready = Signal(int, object)  # request id, SearchResults
     style_thumb_ready = Signal(int, object)  # request id, StyleThumb
+    saved = Signal(int, str)  # request id, path of the file written
     atlas_progress = Signal(int, object)  # request id, AtlasProgress
     progress = Signal(int, object)  # request id, Progress
     finished = Signal(int, str, object)  # request id, channel, last payload (e.g. ExportSummary)
@@ -260,6 +268,20 @@ class EngineBridge(QObject):
                 self._count(STYLES_ROW, engine)
                 yield StyleThumb(key, style.mode, thumbnail(image, thumb_px))
         return self._submit(STYLES_ROW, work)
+
+    def request_save_svg(self, result: Result, path: str | Path) -> int:
+        """Writes `result` as an SVG file on the engine thread (a large picture's vectors take a while): saved(id,
+        path) when it is on disk; failed(id, "save", reason) names what went wrong (a full disk, a read-only
+        folder)."""
+        path = Path(path)
+
+        def work(_engine):
+            try:
+                write_result_svg(path, result)
+            except OSError as e:
+                raise ArtGenError(e.strerror or str(e)) from None
+            yield Saved(str(path))
+        return self._submit(SAVE, work)
 
     def request_export(self, seeds: Sequence[int], settings: Settings, folder: str | Path,
                        formats: Sequence[str] = ("png",)) -> int:
@@ -495,6 +517,8 @@ class EngineBridge(QObject):
             self.progress.emit(job_id, payload)
         elif isinstance(payload, StyleThumb):
             self.style_thumb_ready.emit(job_id, payload)
+        elif isinstance(payload, Saved):
+            self.saved.emit(job_id, payload.path)
         elif channel == PREVIEW:
             self.preview_ready.emit(payload)
         elif channel == GALLERY:

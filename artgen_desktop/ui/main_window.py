@@ -7,6 +7,7 @@ what is remembered between runs (window size, last model, recent models, last se
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QMimeData, QRect, QSize, Qt
@@ -44,7 +45,7 @@ from artgen_desktop.engine import Settings, bundled_model_path, check_seed
 from artgen_desktop.engine.svg import read_metadata
 
 from .about import AboutDialog
-from .bridge import MODEL, EngineBridge, ModelDescription, Picture
+from .bridge import MODEL, SAVE, EngineBridge, ModelDescription, Picture
 from .controls import ControlsPanel
 from .export_progress import ExportProgress
 from .finetune import FineTuneDialog
@@ -68,6 +69,7 @@ DEFAULT_SIZE = QSize(1440, 900)
 # room for the window manager's frame and title bar, which the available geometry does not subtract
 FRAME_ALLOWANCE = QSize(16, 48)
 RECENT_LIMIT = 8
+SAVE_WAIT_S = 30.0  # the longest closing waits for an SVG being saved
 KEY_NAMES = {"Left": "←", "Right": "→", "PgDown": "PgDn"}  # as the keys are printed on a keyboard
 NOT_A_MODEL_HINT = "not an ArtGen model file, or it is damaged"
 # refusals that already say what the file is (engine/checkpoint.py words most so); others get the hint
@@ -403,7 +405,7 @@ class MainWindow(QMainWindow):
             if self.model:
                 text += f" The current model ({self.model.name}) stays loaded."
             self.message_bar.show_message(text, "error", "open-model", "Open another model…")
-        elif channel != "export":  # exports report through their progress dialog
+        elif channel not in ("export", SAVE):  # exports report through their progress dialog, saves the preview
             self.show_message(f"Could not render: {message}", "error")
 
     # ---- model -----------------------------------------------------------------------------------------
@@ -656,7 +658,16 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         if not self._closed:
             self._closed = True
+            self._finish_saves()
             self.bridge.shutdown(timeout=5.0)
+
+    def _finish_saves(self, limit_s: float = SAVE_WAIT_S) -> None:
+        """An SVG still being saved (on the engine thread) is finished before the thread stops: Save then Quit
+        keeps the file."""
+        deadline = time.monotonic() + limit_s
+        while self.preview.saves_pending() and time.monotonic() < deadline:
+            QApplication.processEvents()
+            time.sleep(0.02)
 
 
 def _reason(e: BaseException) -> str:

@@ -4,7 +4,8 @@ It asks the bridge for a new picture whenever the seed or the settings change, a
 dragged; the bridge drops requests a newer one has overtaken and shows each picture that finishes, so
 the preview follows the drag at the seed-to-picture latency. Each picture keeps the seed and settings
 that made it (what Save and Favourite use). The previous picture is dimmed only when a new one is slow
-to come, so a drag does not flicker.
+to come, so a drag does not flicker. Save as writes a PNG at once; an SVG (a large picture's vectors take
+a while) is written on the engine thread, and its message comes when it is on disk.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from artgen_desktop.engine import ArtGenError, write_png
-from artgen_desktop.engine.svg import write_result_svg
 
-from .bridge import EngineBridge, ModelDescription, Picture
+from .bridge import SAVE, EngineBridge, ModelDescription, Picture
 from .image_view import ImageView
 from .library import Entry, Library
 from .prefs import Preferences
@@ -32,6 +32,7 @@ class PreviewPanel(QWidget):
     message = Signal(str, str)  # text, level
     picture_shown = Signal(object)  # Picture
     more_like = Signal(object)  # seed: find seeds like it in the atlas (ui/atlas_search.py)
+    saved = Signal(object)  # Path: a Save as is on disk (an SVG's comes after save_as returned)
 
     def __init__(self, state: AppState, bridge: EngineBridge, library: Library, prefs: Preferences,
                  parent: QWidget | None = None):
@@ -40,6 +41,7 @@ class PreviewPanel(QWidget):
         self.picture: Picture | None = None
         self._model: ModelDescription | None = None
         self._request: int | None = None
+        self._saves: dict[int, Path] = {}  # SVG saves on the engine thread: request id -> file
         self._dim_timer = QTimer(self, singleShot=True, interval=DIM_AFTER_MS)
         self._dim_timer.timeout.connect(lambda: self.image_view.set_dimmed(True))
 
@@ -85,6 +87,8 @@ class PreviewPanel(QWidget):
         state.settings_changed.connect(lambda _: self.refresh())
         bridge.preview_ready.connect(self._on_picture)
         bridge.model_loaded.connect(self._on_model)
+        bridge.saved.connect(self._on_saved)
+        bridge.failed.connect(self._on_save_failed)
         library.favourites.changed.connect(self._update_favourite_button)
         self._set_enabled(False)
 
@@ -166,7 +170,8 @@ class PreviewPanel(QWidget):
 
     def save_as(self, path: str | Path | None = None) -> Path | None:
         """Saves the shown picture as a PNG (or, named .svg, an SVG) with its parameters embedded; None asks
-        for a file name."""
+        for a file name. Returns the file's path (None: not saved). A PNG is on disk when this returns; an SVG
+        is written on the engine thread, then `saved` is sent, or an error message if it could not be."""
         if self.picture is None or self.picture.result is None:
             return None
         if path is None:
@@ -183,14 +188,32 @@ class PreviewPanel(QWidget):
         if path.suffix.lower() not in (".png", ".svg"):
             path = path.with_suffix(".png")
         result = self.picture.result
+        if path.suffix.lower() == ".svg":  # on the engine thread: the window stays live meanwhile
+            self._saves[self.bridge.request_save_svg(result, path)] = path
+            return path
         try:
-            if path.suffix.lower() == ".svg":
-                write_result_svg(path, result)
-            else:
-                write_png(path, result.image, result.metadata)
+            write_png(path, result.image, result.metadata)
         except (OSError, ArtGenError) as e:
-            self.message.emit(f"Could not save {path}: {getattr(e, 'strerror', None) or e}", "error")
+            self._save_failed(path, getattr(e, "strerror", None) or str(e))
             return None
+        self._saved(path)
+        return path
+
+    def saves_pending(self) -> bool:
+        return bool(self._saves)
+
+    def _on_saved(self, request_id: int, _path: str) -> None:
+        if request_id in self._saves:
+            self._saved(self._saves.pop(request_id))
+
+    def _on_save_failed(self, request_id: int, channel: str, message: str) -> None:
+        if channel == SAVE and request_id in self._saves:
+            self._save_failed(self._saves.pop(request_id), message)
+
+    def _saved(self, path: Path) -> None:
         self.prefs.set("save_dir", str(path.parent))
         self.message.emit(f"Saved {path}", "info")
-        return path
+        self.saved.emit(path)
+
+    def _save_failed(self, path: Path, reason: str) -> None:
+        self.message.emit(f"Could not save {path}: {reason}", "error")
