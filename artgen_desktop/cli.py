@@ -316,9 +316,9 @@ def cmd_generate(args) -> int:
                                         on_batch=bar.update)
         else:
             written = _generate_in_workers(engine.info.path or args.model, args.device, seeds, settings, batch, workers,
-                                           max(1, cores // workers), writer.folder, formats, page)
+                                           max(1, cores // workers), writer.folder, formats, page, writer.plotted)
     print(f"wrote {written} pairs to {writer.folder}")
-    if page is not None and workers == 1:  # (workers' plots are reported by no one: each wrote its own)
+    if page is not None:  # (with workers: the sum of the plots each reported)
         paths, before, after = writer.plotted
         print(f"plotter: {paths} paths; pen-up travel {before / 1000:.1f} m in drawing order, {after / 1000:.1f} m "
               f"ordered ({100 * after / max(before, 1e-9):.0f}%)")
@@ -356,6 +356,8 @@ def _worker(k: int, model: str, device: str, seeds: list[int], settings, batch: 
                     return
 
         n = write_batches(writer, batches(), on_batch=lambda m: events.put(("progress", k, m)))
+        if page is not None:  # its plots' paths and pen-up travel, for the parent's report
+            events.put(("plotted", k, tuple(writer.plotted)))
         events.put(("done", k, n))
     except (ArtGenError, OSError) as e:
         events.put(("error", k, str(e)))
@@ -364,9 +366,11 @@ def _worker(k: int, model: str, device: str, seeds: list[int], settings, batch: 
 
 
 def _generate_in_workers(model: str, device: str, seeds: list[int], settings, batch: int, workers: int,
-                         threads: int, out: Path, formats=("png",), page=None) -> int:
+                         threads: int, out: Path, formats=("png",), page=None, plotted: list | None = None) -> int:
     """Seed-sharded worker processes with `threads` torch threads each, all writing into `out` (the folder
-    lock keeps metadata.jsonl whole). As bench/throughput.py runs them. Returns the pairs written."""
+    lock keeps metadata.jsonl whole). As bench/throughput.py runs them. Returns the pairs written; with a
+    plotter `page`, the workers' plots (paths, pen-up travel before and after ordering, mm) are added into
+    `plotted` (ExportWriter.plotted)."""
     import multiprocessing as mp
 
     from tqdm import tqdm
@@ -396,6 +400,10 @@ def _generate_in_workers(model: str, device: str, seeds: list[int], settings, ba
                 if kind == "progress":
                     written += value
                     bar.update(value)
+                elif kind == "plotted":
+                    if plotted is not None:
+                        for i, v in enumerate(value):
+                            plotted[i] += v
                 else:
                     finished.add(k)
                     if kind == "error":

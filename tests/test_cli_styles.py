@@ -1,6 +1,7 @@
 """`artgen generate --style … --format png|svg|both --plotter --page --margin --pen` (cli.py)."""
 
 import json
+import re
 
 import pytest
 
@@ -28,6 +29,32 @@ def test_generate_plotter_svgs_and_report(tmp_path, tiny_model_path, capsys):
     assert 'width="200mm" height="150mm"' in text and 'stroke-width="0.5"' in text
     assert "plotter: " in capsys.readouterr().out
     assert json.loads((out / "metadata.jsonl").read_text())["file_name"] == "seed-000003.svg"
+
+
+def plotter_report(out: str) -> tuple[int, float, float]:
+    """(paths, pen-up travel in drawing order, ordered; m) from the generate command's plotter line."""
+    found = re.findall(r"^plotter: (\d+) paths; pen-up travel ([\d.]+) m in drawing order, ([\d.]+) m ordered",
+                       out, re.MULTILINE)
+    assert len(found) == 1, out
+    paths, before, after = found[0]
+    return int(paths), float(before), float(after)
+
+
+@pytest.mark.slow
+def test_the_plotter_report_sums_every_workers_plots(tmp_path, tiny_model_path, capsys):
+    """With worker processes each sends its plots' figures to the command, which reports their sum: the same
+    report as one process writing the same seeds."""
+    common = ["generate", "--seeds", "0-3", "--model", str(tiny_model_path), "--device", "cpu", "--size", "256",
+              "--plotter", "--page", "200x150mm"]
+    assert main([*common, "--out", str(tmp_path / "one"), "--workers", "1"]) == 0
+    one = plotter_report(capsys.readouterr().out)
+    assert main([*common, "--out", str(tmp_path / "two"), "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote 4 pairs" in out
+    two = plotter_report(out)
+    assert one[0] > 0 and two[0] == one[0]
+    assert two[1:] == pytest.approx(one[1:], abs=0.11)  # (sums of the same numbers in another order, to 0.1 m)
+    assert len(list((tmp_path / "two").glob("seed-*.svg"))) == 4
 
 
 @pytest.mark.parametrize("argv, message", [
