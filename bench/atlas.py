@@ -1,8 +1,9 @@
 """The seed atlas (engine/atlas.py, issue 14): build time, time until the first 1,000 seeds are searchable,
 size on disk, and query latency (p95) by words and by likeness.
 
-A real run builds the 100,000-seed atlas the issue's targets name (about ten minutes on 2 cores) into the
-bench's temporary folder; --quick builds 256 seeds of whatever model it has.
+A real run builds the 100,000-seed atlas the issue's targets name (its build target is ten minutes) into
+the bench's temporary folder, in batches of atlas.BUILD_BATCH; --quick builds 256 seeds of whatever model
+it has.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
     atlas = Atlas.for_engine(engine)                 # <user cache>/atlas/<model hash>.sqlite
     for p in iter_build(engine, atlas, range(100_000)): ...   # resumable: done seeds are skipped
     hits = search_words(engine, atlas, "a red flower")     # [Hit(seed, caption, score)]
-    hits = search_like(atlas, atlas.latent_of(42) ...)      # or like_seed(engine, atlas, 42)
+    hits = like_seed(engine, atlas, 42)                    # the seeds whose latents are nearest seed 42's
 
 One SQLite file per model (WAL: searchable while a build writes to it). A row holds the seed, its latent
-(int8 with a per-seed scale: 260 bytes, so 100,000 seeds stay under 60 MB) and its caption at
+(int8 with a per-seed float32 scale: 4 + latent_dim bytes, a quarter of float32) and its caption at
 temperature 0; an FTS5 index over the captions finds words (LIKE where this SQLite lacks FTS5). The
 latents are made at variety 1.0 (Settings' default), the caption greedily, whatever the app's sliders say.
 The model's hash is stored: an atlas is never used for another model. A damaged or foreign-schema file
@@ -32,10 +32,13 @@ from .errors import ArtGenError
 from .tokenizer import SPECIALS, split_words
 
 SCHEMA = "1"
-QUANT = "int8"  # a float32 scale, then latent_dim int8 values (float16 would make 100,000 seeds ~65 MB)
+QUANT = "int8"  # a float32 scale, then latent_dim int8 values: half float16's bytes, for the atlas's size target
 ATLAS_VARIETY = 1.0
 DEFAULT_SEEDS = range(100_000)
-BUILD_BATCH = 64  # seeds per engine call and per commit (64 measured fastest per seed on one core)
+# seeds per engine call and per commit: the one definition (the CLI's --batch-size default, bench/atlas.py).
+# Larger batches share each engine call's fixed cost among more seeds; smaller ones lose less to a quit and
+# hold the write lock (which other builders and merges wait for) for a shorter commit
+BUILD_BATCH = 64
 # words too common to find anything by; they still count in the decoder's score
 STOP_WORDS = frozenset("a an the of with on in and at to its his her their is are by for from".split())
 LIKE_CHUNK = 16384  # rows per float32 product in likeness search (the cache is float16)
@@ -283,7 +286,7 @@ class Atlas:
     # ---- the in-memory copy the searches use -------------------------------------------------------------
 
     def _load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(seeds sorted, int8 latents, their scales), as stored (26 MB for 100,000 seeds); reloaded when
+        """(seeds sorted, int8 latents, their scales), as stored (4 + latent_dim bytes a seed); reloaded when
         this or another connection (a build in another process) has written."""
         version = self.con.execute("PRAGMA data_version").fetchone()[0]
         if self._cache is None or self._dirty or self._cache[0] != version:
@@ -306,8 +309,9 @@ class Atlas:
         return want[ok], q[idx].astype(np.float32) * scale[idx, None]
 
     def _unit_latents(self):
-        """Latents less their mean, scaled to length 1: a float16 torch tensor (51 MB for 100,000 seeds;
-        torch turns float16 chunks into float32 several times faster than numpy)."""
+        """Latents less their mean, scaled to length 1: a float16 torch tensor (2 * latent_dim bytes a seed).
+        Torch rather than numpy because its float16-to-float32 conversion is the faster, and every likeness
+        search converts every chunk."""
         import torch
         seeds, q, scale = self._load()
         if self._unit is None:
@@ -473,7 +477,7 @@ def search_words(engine, atlas: Atlas, text: str, limit: int = 50, caption_candi
     content = [w for w in words if w not in STOP_WORDS] or words
     # caption hits rank first, so a few times the limit of them is enough (FTS5 gives the best matches first),
     # and a lower group is only looked at while the higher ones leave room: scoring is what a query costs
-    # (~0.8 ms a candidate on one core with the bundled model, measured)
+    # (the caption decoder runs once per candidate)
     caption_candidates = caption_candidates or max(100, 3 * limit)
     cands = atlas.word_matches(content, caption_candidates, all_words=True)
     if len(cands) < limit and len(content) > 1:
@@ -500,8 +504,9 @@ def rank_by_words(engine, atlas: Atlas, seeds: Sequence[int], words: list[str], 
     captions = atlas.captions([int(s) for s in found])
     # seeds whose greedy caption holds the words come first (the decoder's own best words for the latent);
     # the score orders them and then the rest. Scores alone ranked "An ice cream cone" below pictures whose
-    # caption could start "A cream": on the bundled model's 2,000-seed atlas only 6 of the top 24 for
-    # "cream" had it in their caption, of 31 that did (scripts/make_atlas_sheet.py --quality)
+    # caption could start "A cream": the decoder's log-probability of the query as a whole caption favours
+    # latents whose caption would begin with its words over those that show them (scripts/make_atlas_sheet.py
+    # --quality measures the share of results whose caption holds the word)
     held = np.array([sum(w in set(split_words(captions.get(int(s), ""))) for w in content) for s in found])
     order = np.lexsort((found, -scores, -held))[:limit]
     return [Hit(int(found[i]), captions.get(int(found[i]), ""), float(scores[i])) for i in order]
