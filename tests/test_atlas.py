@@ -114,36 +114,130 @@ def test_likeness_search_returns_the_nearest_latents(tiny_engine, built):
         assert like_seed(tiny_engine, a, 10_000, limit=3)[0].seed in seeds
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "other-schema"])
-def test_a_damaged_atlas_is_detected_and_made_again(tiny_engine, built, tmp_path, damage, monkeypatch):
-    from artgen_desktop.engine.atlas import atlas_dir
-    monkeypatch.setenv("ARTGEN_CACHE_DIR", str(tmp_path / "cache"))
-    atlas_dir().mkdir(parents=True)
-    path = atlas_dir() / "damaged.sqlite"  # the cache folder's own files are remade
-    if damage == "garbage":
-        path.write_bytes(b"not a database at all " * 500)
-    elif damage == "truncated":
-        data = built[0].read_bytes()
+DAMAGE = {  # kind -> what the message says
+    "random-bytes": "is damaged (file is not a database)",
+    "truncated": "is damaged",
+    "not-an-atlas": "is not a seed atlas",
+    "schema-version": "was made by another version of ArtGen (schema '0'",
+    "another-model": "is the seed atlas of another model (tiny, hash 0123456789)",
+}
+
+
+def _damage(kind: str, path, built_path) -> None:
+    """Writes a damaged or foreign atlas at `path` (from the reference atlas built_path)."""
+    if kind == "random-bytes":
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8).tobytes())
+        return
+    data = built_path.read_bytes()
+    if kind == "truncated":
         path.write_bytes(data[: len(data) // 2])
-    else:
-        con = sqlite3.connect(path)
+        return
+    con = sqlite3.connect(path)
+    if kind == "not-an-atlas":
         con.execute("CREATE TABLE pictures(x)")
-        con.commit()
+    else:
         con.close()
+        path.write_bytes(data)  # (the reference is closed, its WAL folded in: the file is the whole atlas)
+        con = sqlite3.connect(path)
+        key, value = ("schema", "0") if kind == "schema-version" else ("model_hash", "0123456789")
+        con.execute("UPDATE meta SET value=? WHERE key=?", (value, key))
+    con.commit()
+    con.close()
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_a_damaged_or_foreign_default_atlas_is_made_again(tiny_engine, built, tmp_path, kind, monkeypatch):
+    """The model's own file in the atlas cache folder (the app's, `artgen atlas build` without --db): a message
+    (Atlas.notice, which the app and the CLI show) and a fresh atlas, never a crash."""
+    from artgen_desktop.engine.atlas import default_path
+    monkeypatch.setenv("ARTGEN_CACHE_DIR", str(tmp_path / "cache"))
+    path = default_path(tiny_engine.info.hash)
+    path.parent.mkdir(parents=True)
+    _damage(kind, path, built[0])
     with _atlas(tiny_engine, path) as a:
-        assert "damaged" in a.notice and len(a) == 0
+        assert a.notice.startswith(f"The seed atlas {path.name} {DAMAGE[kind]}")
+        assert a.notice.endswith("it is being made again.") and len(a) == 0
         build(tiny_engine, a, range(8))
         assert len(a) == 8
-    with _atlas(tiny_engine, path) as a:  # the rebuilt file is whole
-        assert a.notice == "" and len(a) == 8
+    with _atlas(tiny_engine, path) as a:  # the rebuilt file is whole, and this model's
+        assert a.notice == "" and a.rows() == built[1][:8]
 
 
-def test_a_file_a_person_named_is_never_replaced(tiny_engine, tmp_path):
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_a_damaged_or_foreign_file_a_person_named_is_never_replaced(tiny_engine, built, tmp_path, kind):
+    """--db, merge's OUT: a clear AtlasError (the CLI's one-line error), and the file as it was."""
+    path = tmp_path / "mine.sqlite"
+    _damage(kind, path, built[0])
+    before = path.read_bytes()
+    with pytest.raises(AtlasError) as e:
+        _atlas(tiny_engine, path)
+    assert str(e.value).startswith(f"{path} {DAMAGE[kind]}") and "left as it is" in str(e.value)
+    assert path.read_bytes() == before
+    with pytest.raises(AtlasError, match="left as it is"):
+        merge(path, [built[0]])
+    assert path.read_bytes() == before
+
+
+def test_a_text_file_a_person_named_is_never_replaced(tiny_engine, tmp_path):
     notes = tmp_path / "notes.db"
     notes.write_text("my notes, not an atlas\n" * 50)
-    with pytest.raises(AtlasError, match="not a usable seed atlas"):
+    with pytest.raises(AtlasError, match="is damaged .*not a usable seed atlas and was left as it is"):
         Atlas(notes, tiny_engine.info.hash, tiny_engine.model.cfg.latent_dim)
     assert notes.read_text() == "my notes, not an atlas\n" * 50
+
+
+@pytest.mark.parametrize("where", ["cache", "named"])
+def test_a_new_file_another_process_is_making_is_waited_for_not_taken_for_damage(tiny_engine, built, tmp_path, where,
+                                                                                 monkeypatch):
+    """Between another process's switch of a new file to WAL (the file is no longer empty) and the commit of its
+    schema, the file has no tables: that is a file being made, not a damaged one or someone else's. Opening it
+    waits for the maker's transaction and then uses its schema (rather than deleting the file, refusing it, or
+    failing on "table meta already exists")."""
+    import threading
+    import time
+
+    from artgen_desktop.engine.atlas import default_path
+    monkeypatch.setenv("ARTGEN_CACHE_DIR", str(tmp_path / "cache"))
+    path = default_path(tiny_engine.info.hash) if where == "cache" else tmp_path / "named.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    making, problems = threading.Event(), []
+
+    with sqlite3.connect(built[0]) as src:  # the schema and meta rows an Atlas makes
+        schema = [r[0] for r in src.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE "
+                                            "'words_%' ORDER BY rowid")]
+        meta = [(k, "the maker" if k == "model_name" else v) for k, v in src.execute("SELECT key, value FROM meta")]
+
+    def make():  # another process's Atlas, stopped for a while inside its creating transaction
+        con = sqlite3.connect(path, isolation_level=None)
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("BEGIN IMMEDIATE")
+            for sql in schema:
+                con.execute(sql)
+            con.executemany("INSERT INTO meta VALUES (?, ?)", meta)
+            making.set()
+            time.sleep(0.5)
+            con.execute("COMMIT")
+        except Exception as e:  # noqa: BLE001 - the test reports it
+            problems.append(e)
+        finally:
+            making.set()
+            con.close()
+
+    thread = threading.Thread(target=make)
+    thread.start()
+    making.wait(timeout=60)
+    t = time.perf_counter()
+    try:
+        a = _atlas(tiny_engine, path)
+    finally:
+        thread.join(timeout=60)
+    assert problems == []
+    with a:
+        assert time.perf_counter() - t >= 0.3 and a.notice == "" and len(a) == 0
+        assert dict(a.con.execute("SELECT key, value FROM meta").fetchall())["model_name"] == "the maker"
+        build(tiny_engine, a, range(4))
+        assert len(a) == 4
 
 
 def test_an_atlas_of_another_model_is_refused_and_left_alone(tiny_engine, built, tmp_path):
@@ -176,3 +270,65 @@ def test_a_second_connection_searches_the_atlas_while_it_grows(tiny_engine, buil
     steps.close()
     writer.close()
     reader.close()
+
+
+ROUNDS = 12  # fresh files both processes open at once, before the build
+
+
+def _build_beside_another(model_path, cache_dir, user_dir, seeds, barrier, results):
+    """One of two processes (e.g. the app and `artgen atlas build`, or two shard builders given one --db)."""
+    import os
+    from pathlib import Path
+
+    import torch
+    os.environ["ARTGEN_CACHE_DIR"] = str(cache_dir)
+    torch.set_num_threads(1)
+    from artgen_desktop.engine import Engine
+    from artgen_desktop.engine.atlas import Atlas, atlas_dir, build
+    engine = Engine.load(model_path, device="cpu")
+    dim = engine.model.cfg.latent_dim
+    errors = []
+    for i in range(ROUNDS):  # the race itself: both create the same new file at the same moment
+        path = (atlas_dir() if i % 2 else Path(user_dir)) / f"round{i}.sqlite"
+        barrier.wait(timeout=120)
+        try:
+            Atlas(path, engine.info.hash, dim, "tiny").close()
+        except Exception as e:  # noqa: BLE001 - reported to the test
+            errors.append(f"round {i}: {e!r}")
+    barrier.wait(timeout=120)
+    try:
+        with Atlas(atlas_dir() / "shared.sqlite", engine.info.hash, dim, "tiny") as a:
+            build(engine, a, seeds, batch_size=8)
+            if a.notice:
+                errors.append(f"build: {a.notice}")
+    except Exception as e:  # noqa: BLE001
+        errors.append(f"build: {e!r}")
+    results.put(errors)
+
+
+def test_two_processes_creating_and_building_one_new_atlas_at_once(tiny_model_path, tiny_engine, built, tmp_path):
+    """Two processes (the app and `artgen atlas build`, two shard builders with one --db) open the same new file
+    at the same moment: neither fails, neither takes the other's half-made file for a damaged one, no row is
+    lost; the atlas equals one build of both seed ranges."""
+    import multiprocessing as mp
+    ctx = mp.get_context("spawn")  # (a forked child would inherit the parent's OpenMP state)
+    cache, user = tmp_path / "cache", tmp_path / "user"
+    user.mkdir()
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_build_beside_another, args=(str(tiny_model_path), str(cache), str(user), seeds,
+                                                             barrier, results))
+             for seeds in (range(0, 40), range(40, 80))]
+    for p in procs:
+        p.start()
+    errors = [results.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert errors == [[], []]
+    assert all(p.exitcode == 0 for p in procs)
+    for i in range(ROUNDS):
+        path = (cache / "atlas" if i % 2 else user) / f"round{i}.sqlite"
+        with _atlas(tiny_engine, path) as a:
+            assert a.notice == "" and len(a) == 0
+    with _atlas(tiny_engine, cache / "atlas" / "shared.sqlite") as a:
+        assert a.notice == ""
+        assert a.rows() == built[1][:80]

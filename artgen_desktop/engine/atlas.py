@@ -9,8 +9,11 @@ One SQLite file per model (WAL: searchable while a build writes to it). A row ho
 (int8 with a per-seed float32 scale: 4 + latent_dim bytes, a quarter of float32) and its caption at
 temperature 0; an FTS5 index over the captions finds words (LIKE where this SQLite lacks FTS5). The
 latents are made at variety 1.0 (Settings' default), the caption greedily, whatever the app's sliders say.
-The model's hash is stored: an atlas is never used for another model. A damaged or foreign-schema file
-is deleted and made again, and `Atlas.notice` says so.
+The model's hash is stored: an atlas is never used for another model. In the atlas cache folder a damaged
+file, one of another schema version, or one of another model's under this model's name is deleted and made
+again, and `Atlas.notice` says so; a file a person named (--db, merge's OUT) is never replaced: AtlasError
+says what is wrong with it. Processes may open, create and build one file at once: creation is one
+transaction, and writers wait for each other (BUSY_TIMEOUT_S).
 
 No Qt here; what leaves this module is plain Python and numpy.
 """
@@ -41,6 +44,9 @@ DEFAULT_SEEDS = range(100_000)
 BUILD_BATCH = 64
 # words too common to find anything by; they still count in the decoder's score
 STOP_WORDS = frozenset("a an the of with on in and at to its his her their is are by for from".split())
+# how long a connection waits for another's write lock (a batch's commit, a merge of a whole shard, another
+# process making the file) before it gives up: writers queue rather than fail
+BUSY_TIMEOUT_S = 120.0
 LIKE_CHUNK = 16384  # rows per float32 product in likeness search (the cache is float16)
 
 
@@ -115,6 +121,30 @@ def decode_latents(blob: bytes, dim: int) -> np.ndarray:
     return raw[:, 4:].view(np.int8).astype(np.float32) * scale[:, None]
 
 
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _is_damage(e: sqlite3.DatabaseError) -> bool:
+    """Errors that say the file's content is bad, not that it is busy, read-only or unreadable."""
+    name = getattr(e, "sqlite_errorname", None)  # (Python 3.11+)
+    if name is not None:
+        return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+    text = str(e).lower()
+    return "not a database" in text or "malformed" in text
+
+
 def _remove_db(path: Path) -> None:
     for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
         with contextlib.suppress(FileNotFoundError):
@@ -129,25 +159,33 @@ class Atlas:
         self.path = Path(path)
         self.model_hash = model_hash
         self.latent_dim = latent_dim
-        self.notice = ""  # set when a damaged file was replaced: a message for a person
+        self.model_name = model_name
+        self.notice = ""  # set when a damaged or foreign file was replaced: a message for a person
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise AtlasError(f"cannot make the atlas folder {self.path.parent}: {e.strerror or e}") from None
+        found = _file_id(self.path)  # the file as found: what a replacement may delete (see _replace)
         problem = self._open(check)
         if problem and not self._ours_to_replace():
-            with contextlib.suppress(Exception):
-                self.con.close()
-            raise AtlasError(f"{self.path} is not a usable seed atlas ({problem}); it was left as it is: "
-                             "name another file, or delete this one")
+            self.close()
+            raise AtlasError(f"{self.path} {problem}: it is not a usable seed atlas and was left as it is "
+                             "(name another file, or delete this one)")
         if problem:
-            self.notice = f"The seed atlas {self.path.name} was damaged ({problem}); it is being made again."
-            with contextlib.suppress(Exception):
-                self.con.close()
-            _remove_db(self.path)
-            if self._open(False):  # (a fresh file cannot be damaged; if it is, say so rather than loop)
-                raise AtlasError(f"cannot create the atlas {self.path}")
-        self._create(model_name)
+            self.notice = f"The seed atlas {self.path.name} {problem}; it is being made again."
+            self.close()
+            self._replace(found)
+            problem = self._open(False)
+            if problem:  # (a fresh file cannot be damaged; if it is, say so rather than loop)
+                self.close()
+                raise AtlasError(f"cannot create the atlas {self.path}: {problem}")
+        try:
+            self.con.execute("PRAGMA journal_mode=WAL")  # readers (a search, another process) while a build writes
+            self.con.execute("PRAGMA synchronous=NORMAL")
+            self.fts = self.con.execute("SELECT value FROM meta WHERE key='fts'").fetchone() == ("1",)
+        except sqlite3.Error as e:
+            self.close()
+            raise AtlasError(f"cannot open the atlas {self.path}: {e}") from None
         self._cache: tuple | None = None  # (data_version, seeds, int8 latents, scales): see _load
         self._unit: np.ndarray | None = None  # centred, normalised float16 latents for likeness
         self._dirty = True
@@ -168,65 +206,93 @@ class Atlas:
     # ---- opening, checking, creating --------------------------------------------------------------------
 
     def _open(self, check: bool) -> str:
-        """Connects; returns "" or what is wrong with an existing file (damage, not an atlas)."""
-        existed = self.path.exists() and self.path.stat().st_size > 0
+        """Connects, and makes the schema if the file has none; returns "" or what is wrong with the file
+        (damage, not an atlas).
+
+        Several processes may open one new file at once (the app and `artgen atlas build`, shard builders
+        given one --db): a file without schema (absent, empty, or another process's before its schema is
+        committed) is made an atlas in one BEGIN IMMEDIATE transaction that checks again inside it, so one
+        process creates and the others wait for it (the busy timeout), then find its schema. Nobody sees a
+        half-made atlas: the schema and meta rows commit together."""
         try:
-            self.con = sqlite3.connect(str(self.path), timeout=10, isolation_level=None)
+            self.con = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as e:
             raise AtlasError(f"cannot open the atlas {self.path}: {e}") from None
-        if not existed:
-            return ""
         try:
-            if check:
-                row = self.con.execute("PRAGMA quick_check").fetchone()
-                if not row or row[0] != "ok":
-                    return f"integrity check: {row[0] if row else 'no answer'}"
-            tables = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')")}
-            if not {"meta", "seeds"} <= tables:
-                return "not an atlas: tables are missing"
-            meta = dict(self.con.execute("SELECT key, value FROM meta").fetchall())
-            if meta.get("schema") != SCHEMA or meta.get("quant") != QUANT:
-                return f"schema {meta.get('schema')!r} / {meta.get('quant')!r}, expected {SCHEMA!r} / {QUANT!r}"
-            if meta.get("fts") == "1" and "words" not in tables:
-                return "the word index is missing"
-            cols = [r[1] for r in self.con.execute("PRAGMA table_info(seeds)")]
-            if cols != ["seed", "latent", "caption"]:
-                return "unexpected columns"
-        except sqlite3.DatabaseError as e:  # "file is not a database", "malformed" …
-            return str(e)
+            problem = self._check(check)
+            if problem is None:
+                with self._write():
+                    problem = self._check(False)
+                    if problem is None:
+                        self._create()
+                        problem = ""
+            return problem
+        except AtlasError:
+            self.close()
+            raise
+        except sqlite3.DatabaseError as e:
+            if _is_damage(e):  # "file is not a database", "database disk image is malformed"
+                return f"is damaged ({e})"
+            self.close()  # busy past the timeout, read-only, I/O: not damage, so nothing is replaced
+            raise AtlasError(f"cannot open the atlas {self.path}: {e}") from None
+
+    def _check(self, check: bool) -> str | None:
+        """None for a file without schema (to be made an atlas), else "" or what is wrong with it."""
+        if check:
+            row = self.con.execute("PRAGMA quick_check").fetchone()
+            if not row or row[0] != "ok":
+                return f"is damaged (integrity check: {row[0] if row else 'no answer'})"
+        names = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master")}
+        if not names:
+            return None
+        if not {"meta", "seeds"} <= names:
+            return "is not a seed atlas (its tables are missing)"
+        meta = dict(self.con.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("schema") != SCHEMA or meta.get("quant") != QUANT:
+            return (f"was made by another version of ArtGen (schema {meta.get('schema')!r} / {meta.get('quant')!r}; "
+                    f"this one reads {SCHEMA!r} / {QUANT!r})")
+        if meta.get("fts") == "1" and "words" not in names:
+            return "is damaged (the word index is missing)"
+        cols = [r[1] for r in self.con.execute("PRAGMA table_info(seeds)")]
+        if cols != ["seed", "latent", "caption"]:
+            return "is damaged (unexpected columns)"
         if meta.get("model_hash") != self.model_hash:
-            self.con.close()
-            raise AtlasError(f"{self.path} is the seed atlas of another model ({meta.get('model_name') or '?'}, "
-                             f"hash {meta.get('model_hash')}), not of this one ({self.model_hash}); it is not used")
-        if int(meta.get("latent_dim", -1)) != self.latent_dim:
-            return f"latent size {meta.get('latent_dim')}, the model's is {self.latent_dim}"
+            other = (f"is the seed atlas of another model ({meta.get('model_name') or '?'}, hash "
+                     f"{meta.get('model_hash')}), not of this one ({self.model_hash})")
+            if _same_file(self.path, default_path(self.model_hash)):  # this model's own file in the cache: remade
+                return other
+            raise AtlasError(f"{self.path} {other}; it is not used, and was left as it is")
+        if meta.get("latent_dim") != str(self.latent_dim):
+            return f"does not fit the model (latent size {meta.get('latent_dim')}, the model's is {self.latent_dim})"
         return ""
 
-    def _create(self, model_name: str) -> None:
+    def _create(self) -> None:
+        """The schema and meta rows, inside _open's transaction."""
         con = self.con
+        fts = has_fts5()
+        con.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        con.execute("CREATE TABLE seeds(seed INTEGER PRIMARY KEY, latent BLOB NOT NULL, caption TEXT NOT NULL)")
+        if fts:
+            # an external-content index filled by a trigger: INSERT OR IGNORE of a seed already there
+            # (a resumed build, a merge) adds nothing to it
+            con.execute("CREATE VIRTUAL TABLE words USING fts5(caption, content='seeds', content_rowid='seed')")
+            con.execute("CREATE TRIGGER seeds_words AFTER INSERT ON seeds BEGIN "
+                        "INSERT INTO words(rowid, caption) VALUES (new.seed, new.caption); END")
+        meta = {"schema": SCHEMA, "quant": QUANT, "model_hash": self.model_hash, "model_name": self.model_name,
+                "latent_dim": str(self.latent_dim), "variety": str(ATLAS_VARIETY), "temperature": "0",
+                "fts": "1" if fts else "0", "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+        con.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+
+    def _replace(self, found: tuple[int, int] | None) -> None:
+        """Deletes the damaged file (and its journal files) unless another process replaced it meanwhile:
+        then its new file is used as it is (opening it checks it)."""
+        if found is None or _file_id(self.path) != found:
+            return
         try:
-            con.execute("PRAGMA journal_mode=WAL")  # readers (a search, another process) while a build writes
-            con.execute("PRAGMA synchronous=NORMAL")
-            have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if "meta" in have:
-                self.fts = con.execute("SELECT value FROM meta WHERE key='fts'").fetchone() == ("1",)
-                return
-            self.fts = has_fts5()
-            with self._write():
-                con.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-                con.execute("CREATE TABLE seeds(seed INTEGER PRIMARY KEY, latent BLOB NOT NULL, caption TEXT NOT NULL)")
-                if self.fts:
-                    # an external-content index filled by a trigger: INSERT OR IGNORE of a seed already there
-                    # (a resumed build, a merge) adds nothing to it
-                    con.execute("CREATE VIRTUAL TABLE words USING fts5(caption, content='seeds', content_rowid='seed')")
-                    con.execute("CREATE TRIGGER seeds_words AFTER INSERT ON seeds BEGIN "
-                                "INSERT INTO words(rowid, caption) VALUES (new.seed, new.caption); END")
-                meta = {"schema": SCHEMA, "quant": QUANT, "model_hash": self.model_hash, "model_name": model_name,
-                        "latent_dim": str(self.latent_dim), "variety": str(ATLAS_VARIETY), "temperature": "0",
-                        "fts": "1" if self.fts else "0", "created": time.strftime("%Y-%m-%d %H:%M:%S")}
-                con.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-        except sqlite3.Error as e:
-            raise AtlasError(f"cannot write the atlas {self.path}: {e}") from None
+            _remove_db(self.path)
+        except OSError as e:  # (Windows: another program holds it open)
+            raise AtlasError(f"the seed atlas {self.path} is damaged and cannot be deleted: "
+                             f"{e.strerror or e}") from None
 
     @contextlib.contextmanager
     def _write(self):
@@ -234,7 +300,8 @@ class Atlas:
         try:
             yield
         except BaseException:
-            self.con.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):  # (an error SQLite met may have ended the transaction)
+                self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
 
