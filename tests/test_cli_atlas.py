@@ -58,3 +58,68 @@ def test_search_refusals_are_one_line(tiny_model_path, tmp_path, capsys):
     assert err.count("\n") == 1 and "hrose" in err and "horse" in err
     assert main(["search", "--model", model, "--db", str(db)]) == 2
     assert main(["atlas", "merge", str(tmp_path / "m.sqlite"), str(tmp_path / "missing.sqlite")]) == 2
+
+
+@pytest.mark.parametrize("kind", ["random-bytes", "schema-version"])
+def test_a_damaged_atlas_is_a_one_line_error_under_db_and_made_again_in_the_cache(tiny_model_path, tiny_engine,
+                                                                                   tmp_path, monkeypatch, capsys,
+                                                                                   kind):
+    import sqlite3
+
+    import numpy as np
+
+    from artgen_desktop.engine.atlas import default_path
+    model = str(tiny_model_path)
+    good = tmp_path / "good.sqlite"
+    assert main(["atlas", "build", "--model", model, "--device", "cpu", "--seeds", "0-7", "--db", str(good)]) == 0
+
+    def damaged(path):
+        if kind == "random-bytes":
+            path.write_bytes(np.random.default_rng(1).integers(0, 256, 8192, dtype=np.uint8).tobytes())
+        else:
+            path.write_bytes(good.read_bytes())
+            with sqlite3.connect(path) as con:
+                con.execute("UPDATE meta SET value='0' WHERE key='schema'")
+            con.close()
+        return path.read_bytes()
+
+    mine = tmp_path / "mine.sqlite"  # a file a person named: refused in one line, left as it was
+    before = damaged(mine)
+    capsys.readouterr()
+    for argv in (["atlas", "build", "--seeds", "0-7"], ["search", "horse"], ["search", "--like", "3"]):
+        assert main([*argv, "--model", model, "--device", "cpu", "--db", str(mine)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"artgen: error: {mine} ") and "left as it is" in err
+        assert mine.read_bytes() == before
+    assert main(["atlas", "merge", str(mine), str(good)]) == 2
+    assert "left as it is" in capsys.readouterr().err and mine.read_bytes() == before
+
+    monkeypatch.setenv("ARTGEN_CACHE_DIR", str(tmp_path / "cache"))  # the model's own file: made again
+    path = default_path(tiny_engine.info.hash)
+    path.parent.mkdir(parents=True)
+    damaged(path)
+    assert main(["atlas", "build", "--model", model, "--device", "cpu", "--seeds", "0-7"]) == 0
+    out = capsys.readouterr()
+    assert out.err.startswith(f"artgen: warning: The seed atlas {path.name} ") and "being made again" in out.err
+    assert "8 seeds" in out.out
+    assert _rows(path, tiny_engine) == _rows(good, tiny_engine)
+
+
+@pytest.mark.xfail(strict=True, reason="cli.py's `atlas build --batch-size` still has its own 64: it should take "
+                                       "atlas.BUILD_BATCH (default and help); remove this mark with that change")
+def test_atlas_build_batch_size_default_is_atlas_build_batch(monkeypatch, capsys):
+    """One definition: the CLI's default and its help follow engine/atlas.py's BUILD_BATCH."""
+    import importlib
+
+    from artgen_desktop import cli
+    from artgen_desktop.engine import atlas
+    monkeypatch.setattr(atlas, "BUILD_BATCH", 48)  # a value no one typed anywhere else
+    try:
+        parser = importlib.reload(cli).build_parser()  # (cli may import it at the top or in build_parser)
+        assert parser.parse_args(["atlas", "build"]).batch_size == 48
+        with pytest.raises(SystemExit):
+            parser.parse_args(["atlas", "build", "--help"])
+        assert "(default 48)" in capsys.readouterr().out
+    finally:
+        monkeypatch.undo()
+        importlib.reload(cli)

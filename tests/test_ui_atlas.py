@@ -128,3 +128,23 @@ def test_an_atlas_error_while_open_is_a_message_and_the_atlas_is_opened_again(qt
     with qtbot.waitSignal(bar.results, timeout=WAIT_MS) as got:
         bar.more_like(3)
     assert got.args[0].atlas_size == 32 and 3 not in got.args[0].seeds
+
+
+@pytest.mark.parametrize("kind", ["random-bytes", "another-model"])
+def test_a_damaged_or_foreign_atlas_file_is_a_warning_and_made_again(qtbot, window, tiny_engine, monkeypatch, kind):
+    """The app's atlas (the model's file in the cache folder) found damaged, or holding another model's atlas,
+    when the build starts: a warning in the message bar, a fresh atlas, never a crash."""
+    monkeypatch.setattr(atlas_search, "DEFAULT_SEEDS", range(16))
+    path = default_path(tiny_engine.info.hash)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "random-bytes":
+        path.write_bytes(bytes(range(256)) * 40)
+    else:
+        with Atlas(path, tiny_engine.info.hash, tiny_engine.model.cfg.latent_dim) as a:
+            a.con.execute("UPDATE meta SET value='0123456789' WHERE key='model_hash'")
+    bar = window.gallery.search
+    bar.build_button.click()
+    qtbot.waitUntil(lambda: bar.done == 16 and not bar.is_building(), timeout=WAIT_MS)
+    assert "being made again" in window.message_bar.text()
+    with Atlas.for_engine(tiny_engine) as a:
+        assert a.notice == "" and len(a) == 16
