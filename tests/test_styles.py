@@ -22,6 +22,9 @@ from artgen_desktop.engine.svg import read_metadata, render_svg
 
 LINE_STYLES = list(MODULES)
 SIZE = 256
+# every style at its defaults, and the engraving's hatching turned along the forms (its own PNG and tracing)
+LOOKS = [(mode, {}) for mode in LINE_STYLES] + [("engraving", {"follow": 0.5}), ("engraving", {"follow": 1.0})]
+LOOK_IDS = [mode + "".join(f"-{k}{v:g}" for k, v in extra.items()) for mode, extra in LOOKS]
 
 
 def _tones() -> list[np.ndarray]:
@@ -59,9 +62,9 @@ def _rasterise(data: bytes, size: int) -> np.ndarray:
     return np.array(img.constBits(), np.uint8).reshape(size, img.bytesPerLine())[:, :size].copy()
 
 
-@pytest.mark.parametrize("mode", LINE_STYLES)
-def test_svg_rasterised_matches_the_png(qapp, mode):
-    settings = Settings(size=SIZE, style=EngraveStyle(mode=mode))
+@pytest.mark.parametrize("mode, extra", LOOKS, ids=LOOK_IDS)
+def test_svg_rasterised_matches_the_png(qapp, mode, extra):
+    settings = Settings(size=SIZE, style=EngraveStyle(mode=mode, **extra))
     for tone in _tones():
         png = engrave(torch.from_numpy(tone.astype(np.float32) / 255)[None], settings.style, SIZE)[0].numpy()
         data, _ = render_svg(Image.fromarray(tone, "L"), settings, _meta(settings))
@@ -74,9 +77,9 @@ def test_svg_rasterised_matches_the_png(qapp, mode):
         assert abs(ink_svg - ink_png) <= 0.25 * ink_png, (mode, ink_svg, ink_png)
 
 
-@pytest.mark.parametrize("mode", LINE_STYLES)
-def test_png_and_svg_are_byte_identical_at_any_batch_size(tiny_engine, mode):
-    settings = Settings(size=SIZE, style=EngraveStyle(mode=mode))
+@pytest.mark.parametrize("mode, extra", LOOKS, ids=LOOK_IDS)
+def test_png_and_svg_are_byte_identical_at_any_batch_size(tiny_engine, mode, extra):
+    settings = Settings(size=SIZE, style=EngraveStyle(mode=mode, **extra))
 
     def files(batch):
         return {r.seed: (png_bytes(r.image, r.metadata), render_svg(r.tone, r.settings, r.metadata)[0])
@@ -88,6 +91,35 @@ def test_png_and_svg_are_byte_identical_at_any_batch_size(tiny_engine, mode):
     batch = engrave(torch.from_numpy(np.stack(tones).astype(np.float32) / 255), style, SIZE)
     one = engrave(torch.from_numpy(tones[2].astype(np.float32) / 255)[None], style, SIZE)
     assert torch.equal(batch[2], one[0])
+
+
+def test_follow_turns_the_hatching_along_the_forms():
+    """follow: the hatch lines turn towards the forms' contours (here those of the tone blurred wide), the
+    more the higher it is; the same lines in the PNG (compared above) and at 0 the plain engraving."""
+    from artgen_desktop.engine.styles import render_paths
+    from artgen_desktop.engine.styles.common import upsample
+    for tone in _tones():
+        t = tone.astype(np.float32) / 255
+        form = torch.nn.functional.avg_pool2d(torch.from_numpy(upsample(t, SIZE))[None, None], 33, 1, 16,
+                                              count_include_pad=False)[0, 0].numpy()
+        gy, gx = np.gradient(form)
+        across = []  # mean |sin| of the angle between a line and the contour it passes, where forms slope
+        for follow in (0.0, 0.5, 1.0):
+            style = EngraveStyle(follow=follow, cross_threshold=1.0, outline=0.0)
+            strokes = render_paths(t, style, SIZE).strokes
+            a = np.concatenate([s.points[:-1] for s in strokes])
+            d = np.concatenate([s.points[1:] for s in strokes]) - a
+            d /= np.hypot(d[:, 0], d[:, 1])[:, None]
+            at = np.clip(a + d, 0, SIZE - 1).astype(int)
+            g = np.stack([gx[at[:, 1], at[:, 0]], gy[at[:, 1], at[:, 0]]], axis=1)
+            length = np.hypot(g[:, 0], g[:, 1])
+            slope = length > np.median(length)
+            across.append(float(np.mean(np.abs((d * g).sum(axis=1))[slope] / length[slope])))
+        assert across[0] > across[1] > across[2] and across[2] < 0.75 * across[0], across
+    plain = EngraveStyle()
+    tone = torch.from_numpy(_tones()[0].astype(np.float32) / 255)[None]
+    assert torch.equal(engrave(tone, plain, SIZE), engrave(tone, EngraveStyle(follow=0.0), SIZE))
+    assert not torch.equal(engrave(tone, plain, SIZE), engrave(tone, EngraveStyle(follow=0.05), SIZE))
 
 
 def test_settings_restore_from_an_svg(tmp_path, tiny_engine):

@@ -48,6 +48,7 @@ class EngraveStyle:
     contrast: float = PARAMS["contrast"].default
     bold: float = PARAMS["bold"].default
     levels: int = PARAMS["levels"].default
+    follow: float = PARAMS["follow"].default  # engraving: hatching turned along the forms (0 = straight)
 
     def __post_init__(self):
         if not isinstance(self.mode, str) or self.mode not in MODES:
@@ -92,7 +93,8 @@ def engrave(tone: torch.Tensor, style: EngraveStyle = EngraveStyle(), size: int 
     if style.mode == "tone":
         up = F.interpolate(tone[:, None], size=(size, size), mode="bicubic", align_corners=False)[:, 0]
         return (up.clamp(0, 1) * 255).round().to(torch.uint8)
-    if style.mode != "engraving":  # the other print styles: numpy, one picture at a time (styles/)
+    if style.mode != "engraving" or style.follow > 0:  # the other print styles and form-following
+        # hatching: numpy, one picture at a time (styles/)
         from .styles import render_png
         pictures = tone.cpu().numpy()
         return torch.from_numpy(np.stack([render_png(t, style, size) for t in pictures])).to(tone.device)

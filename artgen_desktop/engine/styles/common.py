@@ -106,10 +106,13 @@ def hatch_distance(size: int, angle: float, pitch: float, phase0: float = 0.0) -
 
 
 def trace_lines(size: int, angle: float, pitch: float, phase0: float = 0.0, shift: np.ndarray | None = None,
-                step: float = 2.0) -> np.ndarray:
+                step: float = 2.0, slope: np.ndarray | None = None, iterations: int = 4) -> np.ndarray:
     """Centre lines of the family (x cos a + y sin a + shift(x, y)) / pitch = k + phase0, every `step` px
     along each line: (lines, samples, 2), covering the picture and `step` beyond its edges (points further
-    out are approximate: strokes never reach them)."""
+    out are approximate: strokes never reach them). With `slope`, the per-pixel derivative of the shift
+    along the family's normal (cos a, sin a), each point is solved by `iterations` Newton steps: for shift
+    fields that turn the lines far (the engraving's `follow`), where plain fixed-point steps converge slowly
+    or not at all; the derivative is kept above 0.2 (a line folding back on itself is not traced)."""
     n = np.array([math.cos(angle), math.sin(angle)])
     d = np.array([-math.sin(angle), math.cos(angle)])
     c = size / 2
@@ -131,16 +134,25 @@ def trace_lines(size: int, angle: float, pitch: float, phase0: float = 0.0, shif
         li, ti = np.nonzero(near)
         sx, sy, offset = ax[ti], ay[ti], s0[li]
         px, py = x[li, ti], y[li, ti]
-        for _ in range(4):
-            move = offset - sample_xy(shift, px, py)
-            px, py = sx + move * n[0], sy + move * n[1]
+        if slope is None:
+            for _ in range(4):
+                move = offset - sample_xy(shift, px, py)
+                px, py = sx + move * n[0], sy + move * n[1]
+        else:  # solve move + shift(s + move n) = offset
+            move = offset  # (the straight line's points)
+            for _ in range(iterations):
+                miss = move + sample_xy(shift, px, py) - offset
+                move = move - miss / np.maximum(1 + sample_xy(slope, px, py), 0.2)
+                px, py = sx + move * n[0], sy + move * n[1]
         x[li, ti], y[li, ti] = px, py
     return np.stack([x, y], axis=-1)
 
 
-def runs(pts: np.ndarray, widths: np.ndarray, keep: np.ndarray, size: int, step: float) -> list[Stroke]:
+def runs(pts: np.ndarray, widths: np.ndarray, keep: np.ndarray, size: int, step: float,
+         every: int = 8) -> list[Stroke]:
     """Strokes along each traced line where `keep` holds, inside the picture and a step beyond (the SVG's
-    viewport clips there), with their points thinned where a straight line between neighbours will do.
+    viewport clips there), with their points thinned where a straight line between neighbours will do
+    (keeping at least every `every`-th: lines that curve all along need more).
     All runs at once (a loop over them was a fifth of an engraving's SVG)."""
     inside = ((pts[..., 0] > -step) & (pts[..., 0] < size + step)
               & (pts[..., 1] > -step) & (pts[..., 1] < size + step))
@@ -153,7 +165,7 @@ def runs(pts: np.ndarray, widths: np.ndarray, keep: np.ndarray, size: int, step:
     rows, a, n = rows[long], a[long], (b - a)[long]
     if not len(n):
         return []
-    keep_pt = _thin_mask(pts, widths, rows, a, n)
+    keep_pt = _thin_mask(pts, widths, rows, a, n, every=every)
     run = np.repeat(np.arange(len(n)), n)
     col = np.repeat(a, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
     r, c = np.repeat(rows, n)[keep_pt], col[keep_pt]
