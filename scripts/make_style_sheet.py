@@ -1,5 +1,6 @@
-"""docs/styles_sheet.png (the same 8 seeds in every print style) and two example SVGs, one for a pen
-plotter, made with the bundled model. Run: python scripts/make_style_sheet.py [--out docs]"""
+"""docs/styles_sheet.png (the same 8 seeds in every print style, and the engraving with its hatching
+following the forms) and two example SVGs, one for a pen plotter, made with the bundled model.
+Run: python scripts/make_style_sheet.py [--out docs]"""
 
 from __future__ import annotations
 
@@ -25,14 +26,15 @@ def main() -> None:
     ap.add_argument("--out", default="docs")
     out = Path(ap.parse_args().out)
     engine = Engine.load(device="cpu")
-    styles = list(MODULES)
-    sheet = Image.new("L", (LABEL_W + CELL * len(SEEDS), CELL * len(styles)), 255)
+    rows = [(mode, EngraveStyle(mode=mode)) for mode in MODULES]
+    rows.insert(1, ("engraving\nfollow 1", EngraveStyle(follow=1.0)))  # (an option shown beside its style)
+    sheet = Image.new("L", (LABEL_W + CELL * len(SEEDS), CELL * len(rows)), 255)
     draw = ImageDraw.Draw(sheet)
-    for row, mode in enumerate(styles):
-        settings = Settings(temperature=0.0, size=CELL, style=EngraveStyle(mode=mode))
+    for row, (label, style) in enumerate(rows):
+        settings = Settings(temperature=0.0, size=CELL, style=style)
         for col, r in enumerate(engine.generate(SEEDS, settings, batch_size=8)):
             sheet.paste(r.image, (LABEL_W + col * CELL, row * CELL))
-        draw.text((8, row * CELL + CELL // 2 - 6), mode, fill=0)
+        draw.multiline_text((8, row * CELL + CELL // 2 - 6), label, fill=0)
     buf = io.BytesIO()  # 16 greys (4-bit): anti-aliasing survives, the file is about half the size
     sheet.point(lambda v: round(v / 17) * 17).quantize(16, dither=Image.Dither.NONE).save(
         buf, format="PNG", optimize=True, bits=4)

@@ -34,7 +34,7 @@ NAME = "engraving"
 
 FORM = 64  # the bend and follow fields' grid (render.py's _SMALL)
 _FORM_BLUR = 6  # follow: the forms are the darkness blurred over about a tenth of the picture (box radius, cells)
-_GRAIN = 2  # the contours' direction is averaged over this many cells around
+_GRAIN = 4  # the contours' direction is averaged over this many cells around (box radius)
 _FIRM = 0.02  # a form's slope (darkness per cell) from which the lines follow it fully; flatter, less
 _TURN = math.radians(60)  # the furthest a line turns; contours further across it turn it less (none at 90°)
 _NEWTON = 6  # steps solving each traced point of a turned line (the residual is < 0.01 px after them)
