@@ -19,6 +19,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from .engine.atlas import BUILD_BATCH
 from .engine.errors import ArtGenError
 from .engine.params import DEFAULT_STYLE, FRAME_MS, FRAMES, GENERATION, STYLES, Param, style_params
 
@@ -26,7 +27,7 @@ from .engine.params import DEFAULT_STYLE, FRAME_MS, FRAMES, GENERATION, STYLES, 
 BATCH = Param("batch_size", int, 1, 1024, 64, 1, 0, "Batch size", "Seeds generated together.")
 WORKERS = Param("workers", int, 1, 64, 1, 1, 0, "Workers", "worker processes")
 MAX_PIXELS_AT_ONCE = 1 << 29  # pictures held in memory at once (8-bit): 512 MiB, e.g. 128 at 2048 px
-SEEDS_PER_WORKER = 64  # --workers auto starts another process only when each gets this many seeds (~2 s to start)
+SEEDS_PER_WORKER = 64  # --workers auto starts another process only when each gets this many seeds (a start loads torch)
 MAX_AUTO_WORKERS = 8
 FORMATS = {"png": ("png",), "svg": ("svg",), "both": ("png", "svg")}  # --format: the files of each picture
 
@@ -147,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     ab.add_argument("--seeds", default="0-99999", help="e.g. 0-99999 (the default) or 1,5,10-20")
     ab.add_argument("--shard", type=_shard, metavar="K/N", help="K/N: only every N-th seed starting at the K-th")
     ab.add_argument("--db", help="atlas file (default: the model's atlas in the user cache folder)")
-    ab.add_argument("--batch-size", type=int, default=64, metavar="N", help="seeds per step (default 64)")
+    ab.add_argument("--batch-size", type=int, default=BUILD_BATCH, metavar="N",
+                    help=f"seeds per step (default {BUILD_BATCH})")
     am = atlas_sub.add_parser("merge", help="merge atlases of one model (e.g. shards) into OUT")
     am.add_argument("out", help="the merged atlas file (made if missing)")
     am.add_argument("inputs", nargs="+", help="atlas files to add")

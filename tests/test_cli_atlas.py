@@ -105,8 +105,6 @@ def test_a_damaged_atlas_is_a_one_line_error_under_db_and_made_again_in_the_cach
     assert _rows(path, tiny_engine) == _rows(good, tiny_engine)
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py's `atlas build --batch-size` still has its own 64: it should take "
-                                       "atlas.BUILD_BATCH (default and help); remove this mark with that change")
 def test_atlas_build_batch_size_default_is_atlas_build_batch(monkeypatch, capsys):
     """One definition: the CLI's default and its help follow engine/atlas.py's BUILD_BATCH."""
     import importlib

@@ -53,7 +53,7 @@ COALESCING = {MODEL, PREVIEW, LIVE, STRIP, STYLES_ROW, GALLERY, SEARCH, ATLAS}
 FOLLOWING = {PREVIEW, LIVE}  # one-picture channels whose superseded-but-finished pictures are still shown
 GALLERY_BATCH = 4  # small batches: thumbnails appear progressively and the preview can cut in between
 EXPORT_BATCH = 4
-ATLAS_BATCH = 32  # seeds per atlas step (~0.2 s on 2 cores): a preview asked for meanwhile waits at most that
+ATLAS_BATCH = 32  # smaller than atlas.BUILD_BATCH: a preview asked for meanwhile waits for at most one batch
 THUMB_RENDER_SIZE = 256  # the renderer's smallest size; thumbnails are box-filtered down from it
 
 
