@@ -316,3 +316,110 @@ def test_the_svg_writers_batched_numbers_are_those_of_one_stroke_at_a_time():
             q = np.round(pairs, decimals) + 0.0
             assert _points(pairs, decimals, [1, len(pairs) - 1]) == [
                 " ".join(f"{x:.{decimals}f},{y:.{decimals}f}" for x, y in part.tolist()) for part in (q[:1], q[1:])]
+
+
+def _iso_lines_one_by_one(field, level, stride=1):
+    """common.iso_lines as it was written first (every cell's case over the grid, the segments joined by a
+    loop over them): the reference for its numpy joining."""
+    from artgen_desktop.engine.styles.common import _TABLE
+    f = field[::stride, ::stride].astype(np.float64)
+    hh, ww = f.shape
+    b = f > level
+    case = (b[:-1, :-1] * 1 + b[:-1, 1:] * 2 + b[1:, 1:] * 4 + b[1:, :-1] * 8).astype(np.int64)
+    centre = (f[:-1, :-1] + f[:-1, 1:] + f[1:, 1:] + f[1:, :-1]) / 4 > level
+    case[(case == 5) & centre] = 16
+    case[(case == 10) & centre] = 17
+    ci, cj = np.nonzero((case != 0) & (case != 15))
+    k = case[ci, cj]
+    two = _TABLE[k, 1, 0] >= 0
+    ci, cj = np.concatenate([ci, ci[two]]), np.concatenate([cj, cj[two]])
+    ea = np.concatenate([_TABLE[k, 0, 0], _TABLE[k[two], 1, 0]])
+    eb = np.concatenate([_TABLE[k, 0, 1], _TABLE[k[two], 1, 1]])
+    if not len(ci):
+        return []
+
+    def edge(e):
+        ii, jj, horizontal = ci + (e == 2), cj + (e == 1), (e == 0) | (e == 2)
+        ident = np.where(horizontal, ii * (ww - 1) + cj, hh * (ww - 1) + ci * ww + jj)
+        f0 = np.where(horizontal, f[ii, cj], f[ci, jj])
+        f1 = np.where(horizontal, f[ii, np.minimum(cj + 1, ww - 1)], f[np.minimum(ci + 1, hh - 1), jj])
+        frac = np.clip((level - f0) / np.where(f1 == f0, 1, f1 - f0), 0, 1)
+        x, y = np.where(horizontal, cj + frac, jj), np.where(horizontal, ii, ci + frac)
+        return ident, np.stack([x * stride + 0.5, y * stride + 0.5], axis=1)
+
+    (ida, pa), (idb, pb) = edge(ea), edge(eb)
+    n = len(ida)
+    ids = np.concatenate([ida, idb])
+    other = {}
+    for j in range(2 * n):
+        other.setdefault(int(ids[j]), []).append(j)
+    other = [next((o for o in other[int(ids[j])] if o != j), -1) for j in range(2 * n)]
+    seen, points, lines = bytearray(n), np.concatenate([pa, pb]), []
+    for s in range(n):
+        if seen[s]:
+            continue
+        seen[s] = 1
+        chain = [s, s + n]  # end indices in drawing order
+        for direction in (0, 1):  # forward from b, then backward from a
+            end = chain[-1] if direction == 0 else chain[0]
+            ext = []
+            while (nxt := other[end]) >= 0 and not seen[nxt % n]:
+                seen[nxt % n] = 1
+                far = nxt % n + n if nxt < n else nxt % n  # leave through the segment's other end
+                ext += [nxt, far]
+                end = far
+            chain = chain + ext if direction == 0 else ext[::-1] + chain
+        line = points[chain[::2] + [chain[-1]]]
+        if other[chain[-1]] == chain[0] or (len(chain) > 2 and ids[chain[-1]] == ids[chain[0]]):
+            line[-1] = line[0]
+        lines.append(line)
+    return lines
+
+
+def test_iso_lines_are_those_of_the_loop_over_segments():
+    """iso_lines finds the cells and joins the segments with numpy (pointer jumping) for speed: the same
+    lines, points, order and directions as joining them one segment at a time."""
+    from artgen_desktop.engine.styles.common import iso_lines, upsample
+    rng = np.random.default_rng(3)
+    fields = [upsample(t.astype(np.float32) / 255, 200) for t in _tones()]
+    for n in (2, 3, 17, 40):  # noise: saddles, loops, lines ending at the border, one-cell lines
+        noise = rng.random((n, n))
+        fields += [noise, torch.nn.functional.avg_pool2d(torch.tensor(noise)[None, None], 3, 1, 1)[0, 0].numpy()]
+    fields.append(np.full((9, 9), 0.5))
+    checked = 0
+    for f in fields:
+        for level in (0.2, 0.5, 0.8, float(np.median(f))):
+            for stride in (1, 2):
+                got, want = iso_lines(f, level, stride), _iso_lines_one_by_one(f, level, stride)
+                assert len(got) == len(want)
+                for g, w in zip(got, want):
+                    assert g.dtype == w.dtype and np.array_equal(g, w)
+                checked += len(got)
+    assert checked > 500
+
+
+def test_draw_inks_every_pixel_a_capsule_covers():
+    """draw works each capsule out on a tight patch around it; every pixel of the picture gives the same."""
+    from artgen_desktop.engine.styles.common import Stroke, draw
+    rng = np.random.default_rng(9)
+    size = 48
+    strokes = [Stroke(rng.uniform(-4, size + 4, (n, 2)) if n < 4 else np.cumsum(rng.normal(0, 2, (n, 2)), 0) + 20,
+                      rng.uniform(0.05, 7, n)) for n in rng.integers(2, 12, 60)]
+    strokes.append(Stroke(np.array([[10.5, 10.5], [30.5, 10.5], [30.5, 30.5]]), np.full(3, 1.0)))  # on pixel centres
+    dots = np.concatenate([rng.uniform(-2, size + 2, (40, 2)), rng.uniform(0.1, 5, (40, 1))], axis=1)
+    a = np.concatenate([s.points[:-1] for s in strokes] + [dots[:, :2]])
+    b = np.concatenate([s.points[1:] for s in strokes] + [dots[:, :2]])
+    h = np.concatenate([(s.widths[:-1] + s.widths[1:]) / 4 for s in strokes] + [dots[:, 2]])
+    want = np.zeros((size, size), np.float32)
+    py, px = np.mgrid[0:size, 0:size]
+    for a_, b_, h_ in zip(a, b, h):  # (_capsules' arithmetic, on the whole picture)
+        a32, d = a_.astype(np.float32), (b_ - a_).astype(np.float32)
+        rx, ry = (px + 0.5).astype(np.float32) - a32[0], (py + 0.5).astype(np.float32) - a32[1]
+        inv = (1 / np.maximum(d[0] * d[0] + d[1] * d[1], 1e-12)).astype(np.float32)
+        t = np.clip((rx * d[0] + ry * d[1]) * inv, 0, 1)
+        dist = np.hypot(rx - t * d[0], ry - t * d[1])
+        w = np.float32(2 * h_)
+        fade = np.float32(4 * w / (w + 1) ** 2 if w < 1 else 1)
+        np.maximum(want, np.clip(w / 2 + 0.5 - dist, 0, 1) * fade, out=want)
+    got = draw(size, strokes, dots)
+    assert got.dtype == np.float32 and np.array_equal(got, want) and (want > 0).mean() > 0.3
