@@ -1,6 +1,6 @@
 """A results sheet for one atlas search (docs/), and a caption-based quality proxy for common words.
 
-    python scripts/make_atlas_sheet.py hat --seeds 0-1999 --out docs/atlas_search_hat.png
+    python scripts/make_atlas_sheet.py ice --seeds 0-99999 --out docs/atlas_search_ice.png
     python scripts/make_atlas_sheet.py --like 1418 --seeds 0-1999 --out /tmp/like.png
     python scripts/make_atlas_sheet.py --quality --seeds 0-1999 [--sheets DIR]
 

@@ -82,7 +82,7 @@ ENGRAVING: tuple[Param, ...] = (
           "Darkness where a second, crossing family of lines starts (1 = never).", flag="cross"),
     Param("outline", float, 0.0, 8.0, 1.6, 0.1, 1, "Outline",
           "Width of the outlines around forms, px at 512 (0 = none)."),
-    Param("bend", float, 0.0, 4.0, 1.0, 0.1, 1, "Bend", "How far lines follow the forms (0 = straight)."),
+    Param("bend", float, 0.0, 4.0, 1.0, 0.1, 1, "Bend", "How far lines bow over the forms (0 = straight)."),
     Param("follow", float, 0.0, 1.0, 0.0, 0.05, 2, "Follow form",
           "How far the hatching turns to run along the forms' contours, as a burin follows them "
           "(0 = every line at the set angle)."),
