@@ -112,6 +112,24 @@ def shapes_dataset(tmp_path_factory):
 WAIT_MS = 30_000  # generous: the 2 cores may be shared with other work; normally each wait is well under 1 s
 
 
+def wait_preview(qtbot, w, seed, settings=None):
+    """Waits until the main window's preview shows `seed` (with `settings` if given); returns the Picture."""
+    def shown():
+        p = w.preview.picture
+        return p is not None and p.seed == seed and (settings is None or p.settings == settings)
+    qtbot.waitUntil(shown, timeout=WAIT_MS)
+    return w.preview.picture
+
+
+@pytest.fixture
+def small_window(qtbot, tiny_model_path, tmp_path, monkeypatch):
+    """The main window on the tiny model at 256 px, with its own user-data folder."""
+    from artgen_desktop.engine import Settings
+    monkeypatch.setenv("ARTGEN_DATA_DIR", str(tmp_path / "userdata"))
+    with open_main_window(qtbot, tiny_model_path, Settings(size=256)) as w:
+        yield w
+
+
 @contextlib.contextmanager
 def open_main_window(qtbot, model_path, settings=None):
     """The app's main window on a model, shown, 12 seeds a page; shut down afterwards."""

@@ -7,7 +7,7 @@ import random
 import threading
 
 import pytest
-from conftest import WAIT_MS, open_main_window
+from conftest import WAIT_MS, open_main_window, wait_preview
 from PIL import Image
 from PySide6.QtCore import QItemSelectionModel, QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
@@ -40,14 +40,6 @@ def data_dir(tmp_path, monkeypatch):
 def window(qtbot, tiny_model_path, data_dir):
     with open_main_window(qtbot, tiny_model_path, SMALL) as w:
         yield w
-
-
-def wait_preview(qtbot, w, seed, settings=None):
-    def shown():
-        p = w.preview.picture
-        return p is not None and p.seed == seed and (settings is None or p.settings == settings)
-    qtbot.waitUntil(shown, timeout=WAIT_MS)
-    return w.preview.picture
 
 
 def pixels(image: Image.Image) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import WAIT_MS, open_main_window
+from conftest import WAIT_MS
 from PIL import Image
 
 from artgen_desktop.engine import Settings, read_png_metadata
@@ -17,10 +17,8 @@ pytestmark = pytest.mark.usefixtures("one_engine_thread")
 
 
 @pytest.fixture
-def window(qtbot, tiny_model_path, tmp_path, monkeypatch):
-    monkeypatch.setenv("ARTGEN_DATA_DIR", str(tmp_path / "userdata"))
-    with open_main_window(qtbot, tiny_model_path, SMALL) as w:
-        yield w
+def window(small_window):
+    return small_window
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from conftest import WAIT_MS, open_main_window
+from conftest import WAIT_MS, wait_preview
 from PySide6.QtGui import QImage
 
 from artgen_desktop.engine import Settings
@@ -20,18 +20,8 @@ pytestmark = pytest.mark.usefixtures("one_engine_thread")
 
 
 @pytest.fixture
-def window(qtbot, tiny_model_path, tmp_path, monkeypatch):
-    monkeypatch.setenv("ARTGEN_DATA_DIR", str(tmp_path / "userdata"))
-    with open_main_window(qtbot, tiny_model_path, SMALL) as w:
-        yield w
-
-
-def wait_preview(qtbot, w, seed, settings=None):
-    def shown():
-        p = w.preview.picture
-        return p is not None and p.seed == seed and (settings is None or p.settings == settings)
-    qtbot.waitUntil(shown, timeout=WAIT_MS)
-    return w.preview.picture
+def window(small_window):
+    return small_window
 
 
 def expected_thumbs(engine, picture) -> dict[str, QImage]:
