@@ -167,15 +167,18 @@ def _render_png_follow(tone: np.ndarray, style, size: int) -> np.ndarray:
         return ((1 - ink) * 255).round().to(torch.uint8).numpy()
 
 
+def _frame(tone: np.ndarray, style, size: int):
+    """What both line tracers start from: the tone at `size`, its darkness, px per px at 512, the line
+    pitch and tracing step in px, and the main family's angle in radians."""
+    up = upsample(tone, size)
+    scale = size / REF
+    return up, darkness(up), scale, style.spacing * scale, 2.0 * max(1.0, scale), math.radians(style.angle)
+
+
 def render_paths(tone: np.ndarray, style, size: int) -> Geometry:
     if style.follow > 0:
         return _paths_follow(tone, style, size)
-    up = upsample(tone, size)
-    dark = darkness(up)
-    scale = size / REF
-    pitch = style.spacing * scale
-    step = 2.0 * max(1.0, scale)
-    a = math.radians(style.angle)
+    up, dark, scale, pitch, step, a = _frame(tone, style, size)
     shift = style.bend * 2.5 * pitch * _height(tone, size) if style.bend > 0 else None
     g = Geometry(size)
     pts = trace_lines(size, a, pitch, 0.0, shift, step)
@@ -196,12 +199,7 @@ def _paths_follow(tone: np.ndarray, style, size: int) -> Geometry:
     wider in the same proportion: the ink stays the darkness), and a point kept at least every 4 steps
     (lines that curve all along drift from a polyline thinned to every 8th by up to ~0.3 px: the test's
     gradient tone at 256 px differed from the PNG by 3.2 %, 1.7 % with every 4th)."""
-    up = upsample(tone, size)
-    dark = darkness(up)
-    scale = size / REF
-    pitch = style.spacing * scale
-    step = 2.0 * max(1.0, scale)
-    a = math.radians(style.angle)
+    up, dark, scale, pitch, step, a = _frame(tone, style, size)
     thr = style.cross_threshold
     g = Geometry(size)
     for k, shift in enumerate(_shifts(tone, style, size)):
