@@ -136,13 +136,22 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _is_damage(e: sqlite3.DatabaseError) -> bool:
+def is_damage(e: sqlite3.DatabaseError) -> bool:
     """Errors that say the file's content is bad, not that it is busy, read-only or unreadable."""
     name = getattr(e, "sqlite_errorname", None)  # (Python 3.11+)
     if name is not None:
         return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
     text = str(e).lower()
     return "not a database" in text or "malformed" in text
+
+
+def _is_busy(e: sqlite3.Error) -> bool:
+    """Errors that say another connection holds the file just now."""
+    name = getattr(e, "sqlite_errorname", None)  # (Python 3.11+)
+    if name is not None:
+        return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+    text = str(e).lower()
+    return "locked" in text or "busy" in text
 
 
 def _remove_db(path: Path) -> None:
@@ -180,9 +189,7 @@ class Atlas:
                 self.close()
                 raise AtlasError(f"cannot create the atlas {self.path}: {problem}")
         try:
-            self.con.execute("PRAGMA journal_mode=WAL")  # readers (a search, another process) while a build writes
-            self.con.execute("PRAGMA synchronous=NORMAL")
-            self.fts = self.con.execute("SELECT value FROM meta WHERE key='fts'").fetchone() == ("1",)
+            self._when_free(self._set_modes)
         except sqlite3.Error as e:
             self.close()
             raise AtlasError(f"cannot open the atlas {self.path}: {e}") from None
@@ -219,22 +226,43 @@ class Atlas:
         except sqlite3.Error as e:
             raise AtlasError(f"cannot open the atlas {self.path}: {e}") from None
         try:
-            problem = self._check(check)
-            if problem is None:
-                with self._write():
-                    problem = self._check(False)
-                    if problem is None:
-                        self._create()
-                        problem = ""
-            return problem
+            return self._when_free(lambda: self._check_or_create(check))
         except AtlasError:
             self.close()
             raise
         except sqlite3.DatabaseError as e:
-            if _is_damage(e):  # "file is not a database", "database disk image is malformed"
+            if is_damage(e):  # "file is not a database", "database disk image is malformed"
                 return f"is damaged ({e})"
             self.close()  # busy past the timeout, read-only, I/O: not damage, so nothing is replaced
             raise AtlasError(f"cannot open the atlas {self.path}: {e}") from None
+
+    def _check_or_create(self, check: bool) -> str:
+        problem = self._check(check)
+        if problem is None:
+            with self._write():
+                problem = self._check(False)
+                if problem is None:
+                    self._create()
+                    problem = ""
+        return problem
+
+    def _when_free(self, fn):
+        """fn(), tried again while another connection holds a lock that SQLite answers at once instead of
+        waiting for (the busy timeout covers ordinary writes, not e.g. another process switching the new
+        file to WAL), up to BUSY_TIMEOUT_S."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as e:
+                if not _is_busy(e) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _set_modes(self) -> None:
+        self.con.execute("PRAGMA journal_mode=WAL")  # readers (a search, another process) while a build writes
+        self.con.execute("PRAGMA synchronous=NORMAL")
+        self.fts = self.con.execute("SELECT value FROM meta WHERE key='fts'").fetchone() == ("1",)
 
     def _check(self, check: bool) -> str | None:
         """None for a file without schema (to be made an atlas), else "" or what is wrong with it."""

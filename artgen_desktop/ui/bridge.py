@@ -36,7 +36,7 @@ from PySide6.QtGui import QImage
 
 from artgen_desktop.engine import ArtGenError, Engine, EngraveStyle, ExportWriter, Result, Settings, set_threads
 from artgen_desktop.engine.animation import write_animation
-from artgen_desktop.engine.atlas import DEFAULT_SEEDS, Atlas, iter_build, search
+from artgen_desktop.engine.atlas import DEFAULT_SEEDS, Atlas, is_damage, iter_build, search
 from artgen_desktop.engine.export import stem_for
 from artgen_desktop.engine.svg import write_result_svg
 
@@ -344,6 +344,8 @@ class EngineBridge(QObject):
             if self._atlas is not None:
                 self._atlas.close()
             self._atlas = None
+            if not is_damage(e):  # busy past the timeout, read-only, I/O: the file is not to blame
+                raise ArtGenError(f"the seed atlas cannot be used just now ({e})") from None
             raise ArtGenError(f"the seed atlas file seems damaged ({e}); the next search checks it and makes it "
                               "again if it is") from None
 
