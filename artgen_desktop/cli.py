@@ -467,8 +467,7 @@ def cmd_atlas(args) -> int:
                 print(f"artgen: warning: {atlas.notice}", file=sys.stderr)
             print(f"atlas {atlas.path}: {len(atlas)} seeds")
         return 0
-    if not 1 <= args.batch_size <= 1024:
-        raise ArtGenError(f"--batch-size must be between 1 and 1024, not {args.batch_size}")
+    BATCH.check(args.batch_size, "--batch-size")  # (the same range as generate's)
     seeds = parse_seeds(args.seeds)
     if args.shard:
         seeds = seeds[args.shard[0]::args.shard[1]]

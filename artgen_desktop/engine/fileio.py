@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import ArtGenError
+
 PART_MARK = ".part-"
 _STALE_AFTER_S = 3600  # where a writer's process cannot be asked about (Windows), a part this old is stale
 
@@ -96,3 +98,16 @@ def remove_stale_parts(folder) -> int:
                 p.unlink()
                 n += 1
     return n
+
+
+def open_regular(path: Path, noun: str):
+    """A file opened for reading in binary, or a clear ArtGenError: only regular files are opened (a FIFO
+    would hang the read, a device never end). `noun` names it in the message ("image", "style preset")."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ArtGenError(f"{path}: not a readable {noun} (not a regular file)")
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise ArtGenError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ArtGenError(f"{path}: cannot be read ({e.strerror or e})") from None

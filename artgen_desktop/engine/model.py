@@ -353,7 +353,7 @@ class KernelPrior(FlowPrior):
         self.bandwidth = cfg.prior_bandwidth
         self.register_buffer("bank", torch.zeros(cfg.prior_bank, cfg.latent_dim))  # normalised latents
         self._tables_key: tuple | None = None
-        self._tables_cache: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._tables_cache: tuple[torch.Tensor, ...] | None = None
 
     def _tables(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The bank in float, transposed (both contiguous: each product below takes the layout BLAS runs

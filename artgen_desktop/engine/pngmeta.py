@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import stat
 import struct
 import zlib
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from .errors import ArtGenError, SeedError
-from .fileio import write_bytes_atomic
+from .fileio import open_regular, write_bytes_atomic
 from .sampling import check_seed
 
 JSON_KEY = "artgen"
@@ -125,24 +124,11 @@ def _inflate(path, data: bytes) -> bytes:
     return out
 
 
-def open_picture(path: Path, noun: str):
-    """A picture file opened for reading, or a clear ArtGenError: only regular files are opened (a FIFO
-    would hang the read, a device never end). `noun` names it in the message ("image", "picture")."""
-    try:
-        if not stat.S_ISREG(path.stat().st_mode):
-            raise ArtGenError(f"{path}: not a readable {noun} (not a regular file)")
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise ArtGenError(f"{path}: no such file") from None
-    except OSError as e:
-        raise ArtGenError(f"{path}: cannot be read ({e.strerror or e})") from None
-
-
 def read_png_text(path, keyword: str = JSON_KEY) -> str | None:
     """The text stored under `keyword` in a PNG, found by walking its chunks: no pixel is decoded, so a
     huge picture costs no more than a small one. None if the PNG has no such text."""
     path = Path(path)
-    f = open_picture(path, "image")
+    f = open_regular(path, "image")
     key = keyword.encode("latin-1")
     with f:
         if f.read(8) != _SIGNATURE:

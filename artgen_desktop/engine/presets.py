@@ -20,9 +20,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import ArtGenError
-from .fileio import write_text_atomic
+from .fileio import open_regular, write_text_atomic
 from .params import STYLES
-from .pngmeta import open_picture
 
 KIND = "style-preset"  # the value of "artgen": what the file is
 VERSION = 1
@@ -130,7 +129,7 @@ def parse_preset(data: bytes | str, name: str = "preset") -> Preset:
 def load_preset(path) -> Preset:
     """The preset in a file, checked; any problem is an ArtGenError naming the file and the field."""
     path = Path(path)
-    f = open_picture(path, "style preset")  # (regular files only: a FIFO would hang, a device never end)
+    f = open_regular(path, "style preset")  # (regular files only: a FIFO would hang, a device never end)
     try:
         with f:
             data = f.read(MAX_PRESET_BYTES + 1)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import stat
 from pathlib import Path
 from xml.parsers import expat
 from xml.sax.saxutils import escape
@@ -24,9 +23,9 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from .errors import ArtGenError
-from .fileio import write_bytes_atomic
+from .fileio import open_regular, write_bytes_atomic
 from .plotter import MAX_DOTS, Page, Plot, plot_tone
-from .pngmeta import MAX_SETTINGS_BYTES, check_metadata, open_picture, parameters_text
+from .pngmeta import MAX_SETTINGS_BYTES, check_metadata, parameters_text
 from .styles import Geometry, render_paths
 from .styles.common import polyline_normals
 
@@ -239,7 +238,7 @@ def _refuse_dtd(*_args):
 def read_svg_text(path) -> str | None:
     """The ArtGen settings text of an SVG, or None if it has none; nothing is fetched or expanded."""
     path = Path(path)
-    f = open_picture(path, "picture")
+    f = open_regular(path, "picture")
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = _refuse_dtd
@@ -296,13 +295,10 @@ def read_svg_metadata(path) -> dict:
 def read_metadata(path) -> dict:
     """Settings from an ArtGen PNG or SVG, told apart by their first bytes (not the name)."""
     path = Path(path)
+    f = open_regular(path, "picture")
     try:
-        if not stat.S_ISREG(path.stat().st_mode):  # (before opening: a FIFO would block the open)
-            raise ArtGenError(f"{path}: not a readable picture (not a regular file)")
-        with open(path, "rb") as f:
+        with f:
             head = f.read(8)
-    except FileNotFoundError:
-        raise ArtGenError(f"{path}: no such file") from None
     except OSError as e:
         raise ArtGenError(f"{path}: cannot be read ({e.strerror or e})") from None
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):

@@ -11,6 +11,8 @@ in every style; clicking one picks that style through the combo: the same change
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -206,8 +208,7 @@ class ControlsPanel(QWidget):
                 return False
         try:
             preset = load_preset(path)
-            s = self.state.settings
-            settings = Settings(temperature=s.temperature, variety=s.variety, size=s.size, style=preset.apply(s.style))
+            settings = replace(self.state.settings, style=preset.apply(self.state.settings.style))
         except (ArtGenError, OSError) as e:
             self.message.emit(f"Could not load the style preset: {e}", "error")
             return False
