@@ -51,7 +51,7 @@ def _step_fn(model, precision: str, batch: int, seed: int = 0, device: str = "cp
 
 def run(opts: Options) -> dict:
     from artgen_desktop.engine import ArtGenModel, read_info
-    from trainer.train import has_amx
+    from trainer.config import auto_precision
     info, tok = read_info(opts.model)
     cfg = info.config
     batch = 8 if opts.quick else 32
@@ -81,7 +81,7 @@ def run(opts: Options) -> dict:
             f"of {batch}, median of {len(times)})")
     flags = cpu_flags()
     figures = {"batch": batch, "image_size": cfg.image_size, "device": opts.device,
-               "auto_precision": "bf16" if gpu or has_amx() else "fp32", "torch_threads": torch.get_num_threads(),
+               "auto_precision": auto_precision(opts.device), "torch_threads": torch.get_num_threads(),
                "other_processes_cores": watch.stop(),
                "cpu_has_amx_bf16": "amx_bf16" in flags, "cpu_has_avx512_bf16": "avx512_bf16" in flags,
                **rows, "bf16_vs_fp32": round(rows["bf16"]["images_per_s"] / rows["fp32"]["images_per_s"], 3),

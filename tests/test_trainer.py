@@ -1,6 +1,7 @@
 """The trainer on a tiny model and a drawn-shapes fixture: loss falls, resume, DDP, evaluation."""
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -13,8 +14,9 @@ import pytest
 from safetensors.torch import load_file
 
 from artgen_desktop.engine import Engine, read_info
+from trainer.config import TrainConfig
 from trainer.evaluate import evaluate, is_fallback, well_formed
-from trainer.train import KERNEL_PRIOR_STEPS, parse_duration
+from trainer.train import KERNEL_PRIOR_STEPS, build_parser, parse_duration
 from trainer.train import main as train_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,6 +221,23 @@ def test_caption_checks_and_durations():
     assert parse_duration("90s") == 90 and parse_duration("1.5h") == 5400 and parse_duration("45m") == 2700
     with pytest.raises(argparse.ArgumentTypeError):
         parse_duration("soon")
+
+
+def test_train_config_is_the_command_lines_options_with_their_defaults():
+    """Every option is a TrainConfig field and its default comes from there; resolved() fills in the rest."""
+    parsed = vars(build_parser().parse_args(["data", "--out", "m.safetensors"]))
+    assert parsed == {"dataset": "data", "out": "m.safetensors", **TrainConfig.option_defaults()}
+    options = TrainConfig(**parsed)
+    config = options.resolved()
+    assert config.run_dir == "m.run" and config.device_resolved in ("cpu", "cuda")
+    assert config.precision_resolved in ("fp32", "bf16") and options.device_resolved is None
+    explicit = TrainConfig("data", "m.safetensors", run_dir="r", device="cpu", precision="fp32").resolved(local_rank=1)
+    assert (explicit.run_dir, explicit.device_resolved, explicit.precision_resolved) == ("r", "cpu", "fp32")
+    assert TrainConfig("d", "o", device="cuda", precision="fp32").resolved(1).device_resolved == "cuda:1"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.lr = 1.0
+    with pytest.raises(ValueError, match="--prior-keep"):
+        TrainConfig("d", "o", prior_keep=0)
 
 
 @pytest.mark.parametrize("flags", [["--edge-weight", "-1"], ["--adv-weight", "nan"], ["--adv-start", "1.5"]])

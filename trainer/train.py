@@ -51,11 +51,11 @@ from artgen_desktop.engine import (
 )
 from artgen_desktop.engine.errors import ModelFileError
 from artgen_desktop.engine.model import KernelPrior
+from trainer.config import TrainConfig
 from trainer.data import load_tones, refuse_empty, scan_folder
 from trainer.errors import TrainerError, TrainingDiverged
 from trainer.events import CheckpointEvent, DoneEvent, Pacer, ProgressEvent, SampleEvent, to_line
 from trainer.losses import (
-    EDGE_WEIGHT,
     PatchDiscriminator,
     adaptive_weight,
     discriminator_loss,
@@ -101,13 +101,6 @@ class Dist:
         return bool(t.item() > 0)
 
 
-def has_amx() -> bool:
-    try:
-        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-
-
 def autocast(device: torch.device, precision: str):
     if precision == "fp32":
         return contextlib.nullcontext()
@@ -120,12 +113,16 @@ def grad_scaled(x: torch.Tensor, scale: float) -> torch.Tensor:
 
 
 class Trainer:
-    def __init__(self, args, dist_info: Dist):
-        self.args = args
+    """config: the run's TrainConfig (resolved); model_cfg: the model's ModelConfig."""
+
+    def __init__(self, config: TrainConfig, dist_info: Dist):
+        if config.device_resolved is None:
+            raise ValueError("Trainer takes a resolved TrainConfig (config.resolved())")
+        self.config = config
         self.dist = dist_info
-        self.device = torch.device(args.device_resolved)
-        self.precision = args.precision_resolved
-        self.run_dir = Path(args.run_dir)
+        self.device = torch.device(config.device_resolved)
+        self.precision = config.precision_resolved
+        self.run_dir = Path(config.run_dir)
         self.state_path = self.run_dir / "state.safetensors"
         self.stop_requested = False
         self._prepare_data()
@@ -133,24 +130,24 @@ class Trainer:
 
     # ---- data --------------------------------------------------------------------------------
     def _prepare_data(self):
-        a = self.args
+        c = self.config
         try:
-            scan = scan_folder(a.dataset)
+            scan = scan_folder(c.dataset)
         except NotADirectoryError as e:
             raise TrainerError(str(e)) from None
         if not scan.items:
             raise refuse_empty(scan, self.run_dir / "report.json")
         init_cfg = None
-        if a.init:
+        if c.init:
             try:
-                self.init_model, self.init_tok, init_info = load_checkpoint(a.init)
+                self.init_model, self.init_tok, init_info = load_checkpoint(c.init)
             except ModelFileError as e:
                 raise TrainerError(f"--init {e}") from None
             init_cfg = init_info.config
             self.init_summary = init_info.summary  # kept in the new model's summary: its whole history
-        size = init_cfg.image_size if init_cfg else ModelConfig.preset(a.preset).image_size
+        size = init_cfg.image_size if init_cfg else ModelConfig.preset(c.preset).image_size
         items = scan.items
-        tones = load_tones(items, size, cache_dir=a.tone_cache, workers=2, skipped=scan.skipped)
+        tones = load_tones(items, size, cache_dir=c.tone_cache, workers=2, skipped=scan.skipped)
         if not items:  # every image failed to load after the scan
             raise refuse_empty(scan, self.run_dir / "report.json")
         self.scan = scan
@@ -162,14 +159,14 @@ class Trainer:
         captions = [it.caption for it in items]
         self.has_captions = any(c for c in captions)
         train_caps = [captions[i] for i in train_idx if captions[i]]
-        if a.init:
+        if c.init:
             # keep the model's words (their embeddings are trained) and append the dataset's new ones
             known = set(self.init_tok.words)
             new = [w for w in Tokenizer.build(train_caps).words if w not in known]
             self.tokenizer = Tokenizer(self.init_tok.words + new)
         else:
             self.tokenizer = Tokenizer.build(train_caps)
-        max_tok = (init_cfg or ModelConfig.preset(a.preset)).max_caption_tokens
+        max_tok = (init_cfg or ModelConfig.preset(c.preset)).max_caption_tokens
         self.tokens = torch.full((len(items), max_tok + 1), self.tokenizer.pad, dtype=torch.long)
         for i, c in enumerate(captions):
             if c:
@@ -179,22 +176,22 @@ class Trainer:
 
     # ---- model -------------------------------------------------------------------------------
     def _build_model(self):
-        a = self.args
+        c = self.config
         # the kernel prior stores every training image's latent (and its mirror image's, unless told not to)
-        per_image = 2 if a.prior_mirror else 1
-        prior = {"prior_bank": per_image * kept_count(len(self.train_idx), a.prior_keep) if a.prior == "kernel" else 0,
-                 "prior_bandwidth": a.prior_bandwidth}
-        if a.prior == "kernel":
+        per_image = 2 if c.prior_mirror else 1
+        prior = {"prior_bank": per_image * kept_count(len(self.train_idx), c.prior_keep) if c.prior == "kernel" else 0,
+                 "prior_bandwidth": c.prior_bandwidth}
+        if c.prior == "kernel":
             # its field is smooth: 4 Heun steps end a small fraction of a bandwidth from where 64 end, and
             # the prior's cost (every step reads all stored latents) is most of a single picture's latency
             prior["prior_steps"] = KERNEL_PRIOR_STEPS
-        elif a.init and self.init_model.cfg.prior_bank:  # an MLP prior from a kernel model: the MLP's steps
+        elif c.init and self.init_model.cfg.prior_bank:  # an MLP prior from a kernel model: the MLP's steps
             prior["prior_steps"] = ModelConfig().prior_steps
-        if a.init:
-            cfg = dataclasses.replace(self.init_model.cfg, vocab_size=len(self.tokenizer), **prior)
-            model = ArtGenModel(cfg)
+        if c.init:
+            model_cfg = dataclasses.replace(self.init_model.cfg, vocab_size=len(self.tokenizer), **prior)
+            model = ArtGenModel(model_cfg)
             sd = self.init_model.state_dict()
-            if cfg.prior_bank or self.init_model.cfg.prior_bank:  # a kernel prior is refitted, never carried over
+            if model_cfg.prior_bank or self.init_model.cfg.prior_bank:  # a kernel prior is refitted, never carried over
                 sd = {k: v for k, v in sd.items() if not k.startswith("prior.")}
             emb = sd["captioner.tok_emb.weight"]
             if emb.shape[0] < len(self.tokenizer):  # grow the vocabulary: new rows start small and random
@@ -204,36 +201,36 @@ class Trainer:
                 sd["captioner.head.weight"] = grown
             missing, unexpected = model.load_state_dict(sd, strict=False)
             if unexpected or any(not k.startswith("prior.") for k in missing):
-                raise SystemExit(f"trainer: {a.init} does not fit the model it configures "
+                raise SystemExit(f"trainer: {c.init} does not fit the model it configures "
                                  f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
         else:
-            torch.manual_seed(a.seed)
-            widths = {"decoder_channels": a.decoder_channels} if a.decoder_channels else {}
-            cfg = ModelConfig.preset(a.preset, vocab_size=len(self.tokenizer), **prior, **widths)
-            model = ArtGenModel(cfg)
+            torch.manual_seed(c.seed)
+            widths = {"decoder_channels": c.decoder_channels} if c.decoder_channels else {}
+            model_cfg = ModelConfig.preset(c.preset, vocab_size=len(self.tokenizer), **prior, **widths)
+            model = ArtGenModel(model_cfg)
         model.captioner.tie_weights()
-        self.cfg = cfg
+        self.model_cfg = model_cfg
         self.model = model.to(self.device)
         ae_params = [p for n, p in self.model.named_parameters() if not n.startswith("prior.")]
-        if a.init and a.finetune == "captions-prior":
+        if c.init and c.finetune == "captions-prior":
             for n, p in self.model.named_parameters():
                 if n.startswith(("encoder.", "decoder.")):
                     p.requires_grad_(False)
             ae_params = list(self.model.captioner.parameters())
-        self.opt_ae = torch.optim.AdamW(ae_params, lr=a.lr, weight_decay=0.01, betas=(0.9, 0.99))
+        self.opt_ae = torch.optim.AdamW(ae_params, lr=c.lr, weight_decay=0.01, betas=(0.9, 0.99))
         self.kernel_prior = isinstance(self.model.prior, KernelPrior)
         self.optimizers = {"ae": self.opt_ae}
         # the adversarial edge critic: trained beside the decoder, never saved in the model file
         self.disc, self._adv_w = None, None
-        if a.adv_weight > 0 and not (a.init and a.finetune == "captions-prior"):
-            torch.manual_seed(a.seed + 1)
+        if c.adv_weight > 0 and not (c.init and c.finetune == "captions-prior"):
+            torch.manual_seed(c.seed + 1)
             self.disc = PatchDiscriminator().to(self.device)
             self.optimizers["disc"] = self.opt_disc = torch.optim.AdamW(
-                self.disc.parameters(), lr=a.lr * 0.5, weight_decay=0.0, betas=(0.5, 0.9))
+                self.disc.parameters(), lr=c.lr * 0.5, weight_decay=0.0, betas=(0.5, 0.9))
             self.ddp_disc = nn.parallel.DistributedDataParallel(self.disc) if self.dist.world > 1 else self.disc
         if not self.kernel_prior:
             self.optimizers["prior"] = self.opt_prior = torch.optim.AdamW(
-                self.model.prior.parameters(), lr=a.prior_lr, weight_decay=0.0)
+                self.model.prior.parameters(), lr=c.prior_lr, weight_decay=0.0)
         self.prior_ema = copy.deepcopy(self.model.prior).requires_grad_(False)
         self.stage_ae = StageOne(self.model)
         if self.dist.world > 1:
@@ -251,7 +248,7 @@ class Trainer:
     def save(self):
         if self.dist.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            run = {**self.run, "vocab": self.tokenizer.words, "config": self.cfg.to_json()}
+            run = {**self.run, "vocab": self.tokenizer.words, "config": self.model_cfg.to_json()}
             save_state(self.state_path, self._modules(), self.optimizers, run)
             self.emit(CheckpointEvent(str(self.state_path), self.run["stage"], self.run["step"]))
 
@@ -259,7 +256,7 @@ class Trainer:
         if not self.state_path.exists():
             return False
         saved = peek_run(self.state_path)  # CheckpointError (named, with how to start over) if damaged
-        if saved["vocab"] != self.tokenizer.words or saved["config"] != self.cfg.to_json():
+        if saved["vocab"] != self.tokenizer.words or saved["config"] != self.model_cfg.to_json():
             raise TrainerError(f"{self.state_path} belongs to another dataset or config; "
                                "use another --run-dir or delete it")
         self.run = load_state(self.state_path, self._modules(), self.optimizers)
@@ -271,7 +268,7 @@ class Trainer:
 
     # ---- output ------------------------------------------------------------------------------
     def emit(self, event):
-        if self.dist.main and self.args.progress_json:
+        if self.dist.main and self.config.progress_json:
             print(to_line(event), flush=True)
 
     def sample_grid(self, name: str):
@@ -291,7 +288,7 @@ class Trainer:
         model = copy.deepcopy(self.model).cpu().eval()
         model.prior.load_state_dict(self.prior_ema.state_dict())
         model.captioner.tie_weights()
-        return Engine(model, self.tokenizer, ModelInfo(None, self.cfg), "cpu")
+        return Engine(model, self.tokenizer, ModelInfo(None, self.model_cfg), "cpu")
 
     # ---- the loop ----------------------------------------------------------------------------
     def batches(self, stage: str, batch: int):
@@ -299,7 +296,7 @@ class Trainer:
         epoch = 0
         n = len(self.train_idx)
         while True:
-            rng = np.random.default_rng([self.args.seed, STAGES.index(stage), epoch])
+            rng = np.random.default_rng([self.config.seed, STAGES.index(stage), epoch])
             perm = self.train_idx[rng.permutation(n)]
             per_rank = perm[self.dist.rank::self.dist.world]
             for i in range(0, len(per_rank) - batch + 1 if len(per_rank) >= batch else 1, batch):
@@ -307,11 +304,11 @@ class Trainer:
             epoch += 1
 
     def stage_budget(self, stage: str) -> tuple[float, int]:
-        a = self.args
+        c = self.config
         share = 1.0 if self.kernel_prior else STAGE_SHARE[stage]
-        seconds = a.time_budget * share if a.time_budget else math.inf
-        steps = (a.steps if stage == "autoencoder" else a.prior_steps) or 10**12
-        if not a.time_budget and not (a.steps or a.prior_steps):
+        seconds = c.time_budget * share if c.time_budget else math.inf
+        steps = (c.steps if stage == "autoencoder" else c.prior_steps) or 10**12
+        if not c.time_budget and not (c.steps or c.prior_steps):
             raise SystemExit("trainer: give --time-budget and/or --steps")
         return seconds, steps
 
@@ -322,7 +319,7 @@ class Trainer:
         last_ckpt = time.time()
         total = steps if steps < 10**12 else None
         bar = tqdm(total=total, initial=self.run["step"], desc=stage, unit="step", file=sys.stderr,
-                   disable=not self.dist.main or self.args.quiet, dynamic_ncols=True)
+                   disable=not self.dist.main or self.config.quiet, dynamic_ncols=True)
         losses: dict[str, float] = {}
         pace = Pacer()  # the first step's line at once, then at least one a second: short runs show progress too
         while True:
@@ -351,7 +348,7 @@ class Trainer:
                 self.emit(ProgressEvent(stage, self.run["step"], steps if steps < 10**12 else None,
                                         round(sum(losses.values()), 5), dict(losses), round(max(remaining, 0), 1),
                                         round(self.run["elapsed"][stage], 1)))
-            if time.time() - last_ckpt > self.args.checkpoint_every:
+            if time.time() - last_ckpt > self.config.checkpoint_every:
                 self.run["losses"][stage] = losses
                 self.save()
                 last_ckpt = time.time()
@@ -360,9 +357,9 @@ class Trainer:
         self.run.setdefault("steps_done", {})[stage] = self.run["step"]
 
     def train_autoencoder(self):
-        model, a = self.model, self.args
+        model, c = self.model, self.config
         model.train()
-        it = self.batches("autoencoder", a.batch_size)
+        it = self.batches("autoencoder", c.batch_size)
         pad = self.tokenizer.pad
 
         def step(i, steps, seconds, elapsed):
@@ -372,22 +369,22 @@ class Trainer:
             x = torch.where(flip.view(-1, 1, 1, 1).to(self.device), x.flip(-1), x)
             tokens = self.tokens[idx].to(self.device)
             has_cap = self.captioned[idx].to(self.device)
-            lr = cosine_lr(a.lr, i, steps, elapsed, seconds)
+            lr = cosine_lr(c.lr, i, steps, elapsed, seconds)
             for g in self.opt_ae.param_groups:
                 g["lr"] = lr
             with autocast(self.device, self.precision):
                 recon, logits = self.ddp_ae(x, tokens)
-            rec = reconstruction_loss(recon, x, a.edge_weight)
+            rec = reconstruction_loss(recon, x, c.edge_weight)
             target = tokens[:, 1:]
             mask = (target != pad) & has_cap[:, None]
             if mask.any():
                 cap = F.cross_entropy(logits.float()[mask], target[mask])
             else:
                 cap = logits.float().sum() * 0.0  # keeps DDP's gradient buckets in step
-            loss = rec + a.caption_weight * cap
+            loss = rec + c.caption_weight * cap
             # ranks decide together: one switching the critic on alone would mismatch DDP's collectives
             adv_on = self.disc is not None and self.dist.any(
-                adversarial_started(a.adv_start, i, steps, elapsed, seconds), self.device)
+                adversarial_started(c.adv_start, i, steps, elapsed, seconds), self.device)
             losses = {}
             if adv_on:
                 self.disc.requires_grad_(False)
@@ -397,7 +394,7 @@ class Trainer:
                 # every ADV_WEIGHT_EVERY steps, it drifts slowly
                 if self.dist.world == 1 and (self._adv_w is None or i % ADV_WEIGHT_EVERY == 0):
                     self._adv_w = adaptive_weight(rec, g_adv, self.model.decoder.conv[-1].weight)
-                loss = loss + a.adv_weight * (self._adv_w if self._adv_w is not None else 1.0) * g_adv
+                loss = loss + c.adv_weight * (self._adv_w if self._adv_w is not None else 1.0) * g_adv
                 losses["adv"] = g_adv.item()
             self.opt_ae.zero_grad(set_to_none=True)
             loss.backward()
@@ -446,35 +443,35 @@ class Trainer:
             z.append(z_img)
             z_mirror.append(z_mir)
         best = torch.cat(kept_edges).argsort(descending=True, stable=True)[: kept_count(len(self.train_idx), keep)]
-        mirrored = [torch.cat(z_mirror)[best]] if self.args.prior_mirror else []
+        mirrored = [torch.cat(z_mirror)[best]] if self.config.prior_mirror else []
         return torch.cat([torch.cat(z)[best], *mirrored]).float()
 
     def fit_kernel_prior(self):
         """The kernel prior has nothing to learn: it stores the encoder's latents (seconds)."""
         t0 = time.time()
-        self.model.prior.fit(self.drawable_latents(self.args.prior_keep))
+        self.model.prior.fit(self.drawable_latents(self.config.prior_keep))
         self.prior_ema.load_state_dict(self.model.prior.state_dict())
         self.run["elapsed"]["prior"] = time.time() - t0
         self.run.setdefault("steps_done", {})["prior"] = 1  # one fit
         self.emit(ProgressEvent("prior", 1, 1, 0.0, {}, 0.0, round(self.run["elapsed"]["prior"], 1)))
 
     def train_prior(self):
-        a = self.args
+        c = self.config
         prior = self.model.prior
         z = self.encode_all()
         if self.run["step"] == 0:  # (on resume the buffers come from the checkpoint)
             prior.fit_statistics(z)
             self.prior_ema.load_state_dict(prior.state_dict())
         data = prior.normalise(z)
-        gen_rank = torch.Generator().manual_seed(a.seed * 7919 + self.dist.rank)
+        gen_rank = torch.Generator().manual_seed(c.seed * 7919 + self.dist.rank)
 
         def step(i, steps, seconds, elapsed):
-            idx = torch.randint(len(data), (a.prior_batch,), generator=gen_rank)
+            idx = torch.randint(len(data), (c.prior_batch,), generator=gen_rank)
             x1 = data[idx]
             x0 = torch.randn_like(x1)
             t = torch.rand(len(x1), 1, device=x1.device)
             xt = (1 - t) * x0 + t * x1
-            lr = cosine_lr(a.prior_lr, i, steps, elapsed, seconds)
+            lr = cosine_lr(c.prior_lr, i, steps, elapsed, seconds)
             for g in self.opt_prior.param_groups:
                 g["lr"] = lr
             v = self.ddp_prior(xt, t)
@@ -493,12 +490,12 @@ class Trainer:
         return step
 
     def fit(self) -> dict:
-        tuner = ThreadTuner() if (self.device.type == "cpu" and self.dist.world == 1 and self.args.adapt_threads) \
+        tuner = ThreadTuner() if (self.device.type == "cpu" and self.dist.world == 1 and self.config.adapt_threads) \
             else None
         for stage in STAGES[STAGES.index(self.run["stage"]):]:
             if self.run["stage"] != stage:
                 self.run.update(stage=stage, step=0)
-            if stage == "autoencoder" and self.args.finetune == "prior-only":
+            if stage == "autoencoder" and self.config.finetune == "prior-only":
                 continue
             if stage == "prior" and self.kernel_prior:
                 self.fit_kernel_prior()
@@ -515,25 +512,25 @@ class Trainer:
 
     def summary(self) -> dict:
         return {
-            "dataset": str(Path(self.args.dataset).resolve().name),
+            "dataset": str(Path(self.config.dataset).resolve().name),
             "images": len(self.items), "train_images": int(len(self.train_idx)), "val_images": len(self.val_idx),
             "caption_mode": self.scan.caption_mode, "skipped_files": len(self.scan.skipped),
-            "vocabulary": len(self.tokenizer), "preset": self.args.preset, "init": self.args.init,
-            "finetune": self.args.finetune if self.args.init else None,
-            "prior": self.args.prior, "prior_bandwidth": self.args.prior_bandwidth if self.kernel_prior else None,
-            "prior_keep": self.args.prior_keep if self.kernel_prior else None,
-            "prior_mirror": self.args.prior_mirror if self.kernel_prior else None,
-            "losses": {"edge_weight": self.args.edge_weight,
-                       "adv_weight": self.args.adv_weight if self.disc is not None else 0.0,
-                       "adv_start": self.args.adv_start if self.disc is not None else None},
+            "vocabulary": len(self.tokenizer), "preset": self.config.preset, "init": self.config.init,
+            "finetune": self.config.finetune if self.config.init else None,
+            "prior": self.config.prior, "prior_bandwidth": self.config.prior_bandwidth if self.kernel_prior else None,
+            "prior_keep": self.config.prior_keep if self.kernel_prior else None,
+            "prior_mirror": self.config.prior_mirror if self.kernel_prior else None,
+            "losses": {"edge_weight": self.config.edge_weight,
+                       "adv_weight": self.config.adv_weight if self.disc is not None else 0.0,
+                       "adv_start": self.config.adv_start if self.disc is not None else None},
             "steps": self.run.get("steps_done", {}),
             "autoencoder_images_per_s": round(self.run.get("steps_done", {}).get("autoencoder", 0)
-                                              * self.args.batch_size * self.dist.world
+                                              * self.config.batch_size * self.dist.world
                                               / max(self.run["elapsed"]["autoencoder"], 1e-9), 1),
             "seconds": {s: round(v, 1) for s, v in self.run["elapsed"].items()},
             "final_losses": self.run["losses"], "device": str(self.device), "precision": self.precision,
             "world_size": self.dist.world, "trained_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-            **({"init_summary": self.init_summary} if self.args.init else {}),
+            **({"init_summary": self.init_summary} if self.config.init else {}),
         }
 
     def write_model(self, out: Path, dtype: torch.dtype):
@@ -582,49 +579,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", help="dataset folder (imagefolder metadata, sidecar captions, or class folders)")
     p.add_argument("--out", required=True, help="model file to write (.safetensors)")
     p.add_argument("--run-dir", help="checkpoints and sample grids (default: OUT without suffix + '.run')")
-    p.add_argument("--preset", default="default", choices=["tiny", "default", "large"])
+    p.add_argument("--preset", choices=["tiny", "default", "large"])
     p.add_argument("--init", help="start from this model (fine-tuning)")
-    p.add_argument("--finetune", default="all", choices=["all", "captions-prior", "prior-only"],
+    p.add_argument("--finetune", choices=["all", "captions-prior", "prior-only"],
                    help="with --init: what to train (captions-prior keeps the image autoencoder)")
     p.add_argument("--time-budget", type=parse_duration,
                    help="e.g. 60m: all to the autoencoder with the kernel prior; 80%%/20%% with the MLP prior")
     p.add_argument("--steps", type=int, help="autoencoder steps (with or without a time budget)")
     p.add_argument("--prior-steps", type=int, help="prior steps")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--prior-batch", type=int, default=256)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--prior-lr", type=float, default=1e-3)
-    p.add_argument("--prior", default="kernel", choices=["kernel", "mlp"],
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--prior-batch", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--prior-lr", type=float)
+    p.add_argument("--prior", choices=["kernel", "mlp"],
                    help="kernel: store the training latents (seconds, lands on pictures, copies more); "
                         "mlp: learn a flow-matching MLP (generalises, blurrier on small data)")
-    p.add_argument("--prior-keep", type=float, default=1.0,
+    p.add_argument("--prior-keep", type=float,
                    help="kernel prior: the share of training images it keeps, those whose edges the decoder redraws "
                         "best (the bundled model keeps 0.7)")
-    p.add_argument("--prior-mirror", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--prior-mirror", action=argparse.BooleanOptionalAction,
                    help="kernel prior: store each image's mirror image too (twice the variety of poses, "
                         "twice the prior's cost per picture)")
-    p.add_argument("--prior-bandwidth", type=float, default=0.3,
+    p.add_argument("--prior-bandwidth", type=float,
                    help="kernel prior: how far seeds stray from the stored latents (normalised units)")
-    p.add_argument("--caption-weight", type=float, default=0.5)
-    p.add_argument("--edge-weight", type=float, default=EDGE_WEIGHT,
+    p.add_argument("--caption-weight", type=float)
+    p.add_argument("--edge-weight", type=float,
                    help="weight of the edge (image-gradient) term of the reconstruction loss; 0 = L1+MSE only")
-    p.add_argument("--adv-weight", type=float, default=0.1,
+    p.add_argument("--adv-weight", type=float,
                    help="weight of the adversarial patch loss (sharper edges); 0 = off")
-    p.add_argument("--adv-start", type=float, default=0.25,
+    p.add_argument("--adv-start", type=float,
                    help="share of the autoencoder stage after which the adversarial loss starts (0-1)")
     p.add_argument("--decoder-channels", type=lambda t: tuple(int(v) for v in t.split(",")),
                    help="image decoder widths, e.g. 32,64,128 (default: the preset's encoder widths)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                    help="auto: bf16 autocast on CUDA and on CPUs with AMX, else fp32")
-    p.add_argument("--checkpoint-every", type=parse_duration, default=180.0, help="default 3m")
+    p.add_argument("--checkpoint-every", type=parse_duration, help="default 3m")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/state.safetensors")
     p.add_argument("--half", action="store_true", help="store the model in float16 (half the size)")
     p.add_argument("--tone-cache", help="folder for cached tone images (default: the user cache)")
     p.add_argument("--no-adapt-threads", dest="adapt_threads", action="store_false")
     p.add_argument("--progress-json", action="store_true", help="one JSON event per line on stdout (for the app)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(**TrainConfig.option_defaults())
     return p
 
 
@@ -653,42 +651,31 @@ def _leave_group(world: int, together: bool = True) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.prior_bandwidth > 0:
-        parser.error("--prior-bandwidth must be above 0")
-    if not 0 < args.prior_keep <= 1:
-        parser.error("--prior-keep must be above 0 and at most 1")
-    if not (args.edge_weight >= 0 and args.adv_weight >= 0):  # (also refuses nan)
-        parser.error("--edge-weight and --adv-weight must be 0 or more")
-    if not 0 <= args.adv_start <= 1:
-        parser.error("--adv-start must be between 0 and 1 (a share of the autoencoder stage)")
+    try:
+        options = TrainConfig(**vars(args))
+    except ValueError as e:  # TrainConfig's checks of the values
+        parser.error(str(e))
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    args.device_resolved = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
-        "cpu" if args.device == "auto" else args.device)
-    if args.device_resolved == "cuda" and not torch.cuda.is_available():
+    local_rank = int(os.environ.get("LOCAL_RANK", 0)) if world > 1 else None
+    config = options.resolved(local_rank)
+    if config.device_resolved.startswith("cuda") and not torch.cuda.is_available():
         print("trainer: error: --device cuda but no CUDA GPU is available", file=sys.stderr)
         return 2
-    if args.precision == "auto":
-        args.precision_resolved = "bf16" if (args.device_resolved == "cuda" or has_amx()) else "fp32"
-    else:
-        args.precision_resolved = args.precision
     d = Dist()
     if world > 1:
-        backend = "nccl" if args.device_resolved == "cuda" else "gloo"
+        backend = "nccl" if config.device_resolved.startswith("cuda") else "gloo"
         dist.init_process_group(backend)
         d = Dist(dist.get_rank(), dist.get_world_size())
-        if args.device_resolved == "cuda":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-            args.device_resolved = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-        args.adapt_threads = False
-    out = Path(args.out)
-    args.run_dir = args.run_dir or str(out.with_suffix("")) + ".run"
+        if config.device_resolved.startswith("cuda"):
+            torch.cuda.set_device(local_rank)
+    out = Path(config.out)
     try:
-        trainer = Trainer(args, d)
-        if args.resume and not trainer.resume() and d.main:
-            log.info("no checkpoint in %s; starting fresh", args.run_dir)
+        trainer = Trainer(config, d)
+        if config.resume and not trainer.resume() and d.main:
+            log.info("no checkpoint in %s; starting fresh", config.run_dir)
     except TrainerError as e:
-        return _refused(e, d, world, args.progress_json)
+        return _refused(e, d, world, config.progress_json)
     except BaseException:
         _leave_group(world, together=False)
         raise
@@ -704,7 +691,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         trainer.fit()
     except TrainerError as e:
-        return _refused(e, d, world, args.progress_json)
+        return _refused(e, d, world, config.progress_json)
     except BaseException:
         _leave_group(world, together=False)
         raise
@@ -715,15 +702,15 @@ def main(argv: list[str] | None = None) -> int:
         try:
             trainer.save()
         except TrainerError as e:  # NaN weights are not saved over the last good checkpoint
-            return _refused(e, d, world, args.progress_json)
+            return _refused(e, d, world, config.progress_json)
         if d.main:
             print(f"trainer: stopped; checkpoint saved in {trainer.state_path} (continue with --resume)",
                   file=sys.stderr)
         _leave_group(world)
         return 130
     if d.main:
-        trainer.write_model(out, torch.float16 if args.half else torch.float32)
-        (Path(args.run_dir) / "report.json").write_text(json.dumps(
+        trainer.write_model(out, torch.float16 if config.half else torch.float32)
+        (Path(config.run_dir) / "report.json").write_text(json.dumps(
             {"summary": trainer.summary(), "dataset": trainer.scan.report()}, indent=2))
         trainer.emit(DoneEvent(str(out)))
         log.info("wrote %s", out)
