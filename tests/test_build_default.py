@@ -118,9 +118,10 @@ def test_svg_metadata_parse():
 
 
 def test_openclipart_caption_order(wl):
-    def caption(title="", stem="x", desc="", kws=(), folders=("misc",), coll=frozenset(), counts=None):
+    def caption(title="", stem="x", desc="", kws=(), folders=("misc",), coll=frozenset(), counts=None,
+                shared=frozenset()):
         m = cap.SvgMeta(title=title, description=desc, keywords=list(kws), authors=["Jane Painter"])
-        return cap.openclipart_caption(m, stem, list(folders), wl, coll, counts)
+        return cap.openclipart_caption(m, stem, list(folders), wl, coll, counts, shared)
 
     assert caption("Red apple") == ("A red apple.", "title")
     assert caption("Cigno") == ("A swan.", "title")
@@ -130,6 +131,19 @@ def test_openclipart_caption_order(wl):
     assert caption("Clipart by Nicu Buculei - piggybank", "alarm_clock") == ("An alarm clock.", "file name")
     assert caption("zzz", "qqq", desc="An old teapot") == ("An old teapot.", "description")
     assert caption("zzz", "qqq", desc="This is a picture I made") != ("A picture I made.", "description")
+    # an upload's blurb on each of its pictures, and sentences about the file, are not captions
+    text, why = caption("zzz", "qqq", desc="Satellite engineering related", shared={"satellite engineering related"})
+    assert text is None and "description: shared by other pictures" in why
+    # ... and so are its keywords, unless the picture's name repeats one
+    blurb = dict(desc="Satellite engineering related", shared={"satellite engineering related"},
+                 kws=["bird", "swan"], counts={"bird": 50, "swan": 1})
+    assert caption("zzz", "qqq", **blurb)[0] is None
+    assert caption("zzz", "swan_qqq", **blurb) == ("A swan.", "keywords")
+    for blurb in ("Created with the Inkscape", "I hate the lot of them", "Database creation application logo"):
+        assert caption("zzz", "qqq", desc=blurb)[1] != "description"
+    # a description two files share while their names agree with it is kept (one drawing, two folders)
+    pairs = [("Planet Jupiter", "jupiter_01"), ("Planet Jupiter", "jupiter_02"), ("Blurb", "a"), ("Blurb", "b")]
+    assert cap.collection_titles(pairs, min_count=2) == {"blurb"}
     # keywords: the one in the file name wins, else the most used one (a category noun)
     assert caption("zzz", "swan_qqq", kws=["bird", "swan"]) == ("A swan.", "keywords")
     assert caption("zzz", "qqq", kws=["bird", "pretty"], counts={"bird": 50, "pretty": 1}) == ("A bird.", "keywords")

@@ -271,6 +271,9 @@ def openclipart_candidates(root: Path, wl: cap.WordList) -> list[Candidate]:
         if not p.is_symlink() and p.is_file():
             metas[p] = cap.svg_metadata(p.read_bytes())
     collections = cap.collection_titles((m.title, p.stem) for p, m in metas.items())
+    # (a set: one drawing filed in two folders is one picture, not an upload of two)
+    shared_descriptions = cap.collection_titles({(m.description, p.stem) for p, m in metas.items() if m.description},
+                                                min_count=2)
     kw_counts = Counter(k.lower() for m in metas.values() for k in m.keywords)
     for p in files:
         rel = p.relative_to(base).as_posix()
@@ -294,7 +297,8 @@ def openclipart_candidates(root: Path, wl: cap.WordList) -> list[Candidate]:
         if why is not None:
             c.excluded = why
             continue
-        text, frm = cap.openclipart_caption(m, p.stem, rel_dir.split("/"), wl, collections, kw_counts)
+        text, frm = cap.openclipart_caption(m, p.stem, rel_dir.split("/"), wl, collections, kw_counts,
+                                            shared_descriptions)
         if text is None:
             c.excluded = "no meaningful caption"
             c.caption_from = frm

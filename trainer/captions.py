@@ -387,9 +387,11 @@ def openclipart_caption(
     wl: WordList,
     collection_titles: set[str] | frozenset[str] = frozenset(),
     keyword_counts: dict[str, int] | None = None,
+    collection_descriptions: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[str, str] | tuple[None, str]:
     """(caption, where it came from) or (None, why not), trying title, file name, description,
-    keywords, folder in that order."""
+    keywords, folder in that order. `collection_descriptions` (lower case) are an upload's blurb, copied
+    onto each of its pictures ("Satellite engineering related" on a monitor, a tower and a TV)."""
     authors = author_words(meta.authors)
     why: list[str] = []
 
@@ -412,13 +414,18 @@ def openclipart_caption(
         return sentence(name_words, wl), "file name"
     why.append(f"file name: {r}")
 
-    if meta.description:
+    blurb = meta.description.strip().lower() in collection_descriptions
+    if blurb:
+        why.append("description: shared by other pictures")
+    elif meta.description:
         desc = first_sentence(meta.description).rstrip(".!?")
         desc = re.sub(r"^(this is |it is |here is )?(an? |the )?((vector(ized|ization)?|drawing|picture|image|"
                       r"clip ?art|version|illustration|sketch) of )?", "", desc, flags=re.I)
         dwords = clean_title(desc, authors)
         r = judge(dwords, wl, max_words=10)
-        chatty = {"this", "is", "was", "are", "it", "i", "my", "you", "your", "thy", "can", "will", "made"}
+        # a sentence about the drawing or its author ("I hate the lot of them", "created with Inkscape")
+        chatty = {"this", "is", "was", "are", "it", "i", "my", "me", "we", "you", "your", "thy", "they", "them",
+                  "can", "will", "made", "create", "created", "inkscape", "logo"}
         if r is None and (re.search(r"https?:|@|\.com|converted", desc, re.I) or chatty & {w.lower() for w in dwords}):
             r = "not a caption"
         if r is None:
@@ -432,6 +439,8 @@ def openclipart_caption(
         kw = clean_title(k, authors)
         if len(kw) == 1 and judge(kw, wl) is None and kw[0].lower() not in KEYWORD_STOP:
             kws.append(kw[0].lower())
+    if blurb:  # the upload's keywords came with its blurb: only one its name repeats is this picture's
+        kws = [k for k in kws if k in seen]
     if kws:
         counts = keyword_counts or {}
         # a keyword in the title/file name is the subject; else the most used one (a category noun like
