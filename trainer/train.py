@@ -157,7 +157,7 @@ class Trainer:
         self.tones = torch.from_numpy(tones)  # uint8 (N, S, S); 255 = white
         self.train_idx = np.array(train_idx)
         captions = [it.caption for it in items]
-        self.has_captions = any(c for c in captions)
+        self.has_captions = any(captions)
         train_caps = [captions[i] for i in train_idx if captions[i]]
         if c.init:
             # keep the model's words (their embeddings are trained) and append the dataset's new ones
@@ -168,11 +168,11 @@ class Trainer:
             self.tokenizer = Tokenizer.build(train_caps)
         max_tok = (init_cfg or ModelConfig.preset(c.preset)).max_caption_tokens
         self.tokens = torch.full((len(items), max_tok + 1), self.tokenizer.pad, dtype=torch.long)
-        for i, c in enumerate(captions):
-            if c:
-                ids = self.tokenizer.encode(c, max_tok)
+        for i, text in enumerate(captions):
+            if text:
+                ids = self.tokenizer.encode(text, max_tok)
                 self.tokens[i, : len(ids)] = torch.tensor(ids)
-        self.captioned = torch.tensor([bool(c) for c in captions])
+        self.captioned = torch.tensor([bool(text) for text in captions])
 
     # ---- model -------------------------------------------------------------------------------
     def _build_model(self):
