@@ -9,7 +9,7 @@ import threading
 import pytest
 from conftest import WAIT_MS, open_main_window, wait_preview
 from PIL import Image
-from PySide6.QtCore import QItemSelectionModel, QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QItemSelectionModel, QMimeData, QPoint, QPointF, QRect, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QPushButton
 
@@ -448,7 +448,11 @@ def test_the_message_bar_does_not_move_the_layout(qtbot, window):
                  window.controls.mapTo(window, window.controls.rect().topLeft()))
         assert after == before, level
         bar = window.message_bar.geometry()
-        assert bar.top() >= 0 and bar.width() <= central.width()
+        assert bar.top() >= 0 and bar.bottom() <= central.height() and bar.width() <= central.width()
+        # the search field stays free to type in again (a message about a search asks for just that)
+        field = window.gallery.search.field
+        field_rect = QRect(field.mapTo(central, QPoint(0, 0)), field.size())
+        assert not bar.intersects(field_rect), level
     # notes and warnings leave by themselves; errors stay until dismissed
     window.show_message("note", "info")
     assert 0 < window.message_bar.timeout_ms <= 10_000

@@ -1,8 +1,10 @@
-"""A message strip over the top of the window: errors and notes without modal dialogs.
+"""A message strip over the bottom of the window: errors and notes without modal dialogs.
 
 Modal boxes would stop the artist (and tests) mid-flow; this strip says what happened and offers the
 one useful action, e.g. "Open model…" when there is no model yet. It floats over its host widget (no
-layout slot), so showing or hiding it never moves the panels under the pointer. Notes and warnings go
+layout slot), so showing or hiding it never moves the panels under the pointer. It sits at the bottom:
+at the top it covered the search field and the tabs, just when a message about a search asks for the
+query to be typed again. Notes and warnings go
 away by themselves (the pointer resting on the strip holds them); errors and messages that offer an
 action stay until dismissed.
 """
@@ -67,7 +69,7 @@ class MessageBar(QWidget):
         height = self.heightForWidth(width)
         if height <= 0:
             height = self.sizeHint().height()
-        self.setGeometry((host.width() - width) // 2, MARGIN, width, height)
+        self.setGeometry((host.width() - width) // 2, max(0, host.height() - height - MARGIN), width, height)
         self.raise_()
 
     def text(self) -> str:
