@@ -131,8 +131,14 @@ def test_interpolation_frames_live_slider_and_export(qtbot, window, tiny_engine,
     assert pixels(panel.frames[0].result.image) == pixels(a.image)
     assert pixels(panel.frames[-1].result.image) != pixels(a.image)
     assert all(f.caption for f in panel.frames)
+    # a clicked frame moves the slider to it; moving the slider leaves no frame highlighted
+    panel.filmstrip.setCurrentRow(2)
+    t = panel.frames[2].result.t
+    assert 0 < t < 1 and panel.position_value() == t and abs(panel.position.value() - t) < 0.01
+    assert panel.caption_label.text() == panel.frames[2].caption
 
     panel.position.setValue(0.37)
+    assert panel.filmstrip.currentRow() == -1
     qtbot.waitUntil(lambda: panel.live is not None and "t=0.370" in panel.live.label, timeout=WAIT_MS)
     assert panel.caption_label.text() == panel.live.caption
 

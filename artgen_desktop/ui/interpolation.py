@@ -179,6 +179,10 @@ class InterpolationPanel(QWidget):
 
     def _position_moved(self, _value: float) -> None:
         self._exact_t = None
+        # the picture is the slider's now, not a frame's: no frame stays highlighted as if it were shown
+        self.filmstrip.blockSignals(True)
+        self.filmstrip.setCurrentRow(-1)
+        self.filmstrip.blockSignals(False)
         self.refresh_live()
 
     def swap(self) -> None:
@@ -268,6 +272,12 @@ class InterpolationPanel(QWidget):
             p = self.frames[row]
             self.image_view.set_image(p.image)
             self.caption_label.setText(p.caption)
+            if p.result is not None and p.result.t is not None:
+                # the slider goes to the frame (its eased t, exactly: a live render there remakes this frame)
+                self.position.blockSignals(True)
+                self.position.setValue(p.result.t)
+                self.position.blockSignals(False)
+                self._exact_t = p.result.t
 
     def _on_failed(self, request_id: int, channel: str, message: str) -> None:
         if channel in ("live", "strip"):
