@@ -105,6 +105,8 @@ def test_training_run_shows_progress_and_offers_the_new_model(qtbot, trainer, mo
     assert [e.stage for e in dialog.events if isinstance(e, ProgressEvent)][-1] == "prior"
     assert dialog.new_model == str(out) and out.is_file()
     assert dialog.load_button.isEnabled() and "Training finished" in dialog.stage_label.text()
+    assert dialog.loss_label.text() == "last loss 0.3333"  # the run is over: no time left to show
+    dialog._progress([e for e in dialog.events if isinstance(e, ProgressEvent)][-1])  # as while it ran
     assert "loss 0.3333" in dialog.loss_label.text() and "2:05 left" in dialog.loss_label.text()
     assert not dialog.sample_view.image().isNull()
     log = dialog.log.toPlainText()
@@ -133,6 +135,9 @@ def test_stop_says_what_was_kept_and_resume_finishes_the_run(qtbot, trainer, mon
     assert any(isinstance(e, CheckpointEvent) for e in dialog.events)
     text = dialog.stage_label.text()
     assert "No model file was written yet" in text and "Resume" in text and "was saved:" not in text
+    # the run is over: no time left to count down, and a long message wraps instead of widening the dialog
+    assert "left" not in dialog.loss_label.text() and dialog.loss_label.text().startswith("last loss ")
+    assert dialog.stage_label.wordWrap()
     assert not dialog.load_button.isEnabled() and dialog.new_model is None
     assert dialog.resume_button.isEnabled()
     assert dialog.progress.maximum() == 1  # the busy bar stopped
@@ -218,6 +223,7 @@ def test_start_checks_its_inputs(qtbot, trainer, monkeypatch):
     dialog.dataset_edit.setText("")
     assert not dialog.start() and "Choose a dataset folder" in dialog.stage_label.text()
     dialog.dataset_edit.setText(str(trainer[1]))
+    assert dialog.stage_label.text() == "Not started"  # the refusal went with the input it was about
     dialog.out_edit.setText(str(trainer[1].parent / "model.pt"))
     assert not dialog.start() and ".safetensors" in dialog.stage_label.text()
     assert dialog.process is None

@@ -104,6 +104,7 @@ class FineTuneDialog(QDialog):
         self._stderr_tail: list[str] = []
         self._run_args: list[str] | None = None  # the last run's arguments, which Resume repeats
         self._progressed = False
+        self._last_loss: float | None = None  # the run's last reported loss, kept when the run ends
         # asked when the name is taken: "replace", "resume" (a stopped run's name) or "" (tests answer for the user)
         self.ask_taken = self._ask_taken
 
@@ -129,11 +130,12 @@ class FineTuneDialog(QDialog):
         row.addWidget(self.out_browse)
         form.addRow("Save new model as", row)
 
-        self.stage_label = QLabel("Not started")
+        self.stage_label = QLabel("Not started", wordWrap=True)  # (a long message wraps: the dialog keeps its width)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.loss_label = QLabel()
+        self.loss_label = QLabel(wordWrap=True)
+        self._refused = False  # the status says why Start refused the dialog's inputs
         self.sample_view = ImageView(SAMPLE_PLACEHOLDER)
         self.sample_view.setMinimumSize(200, 200)
         self.log = QPlainTextEdit(readOnly=True)
@@ -165,6 +167,8 @@ class FineTuneDialog(QDialog):
         layout.addLayout(buttons)
 
         self.dataset_browse.clicked.connect(self._browse_dataset)
+        for edit in (self.dataset_edit, self.out_edit):
+            edit.textChanged.connect(self._inputs_edited)
         self.out_browse.clicked.connect(self._browse_out)
         self.start_button.clicked.connect(lambda: self.start())
         self.cancel_button.clicked.connect(self.cancel)
@@ -191,10 +195,12 @@ class FineTuneDialog(QDialog):
         dataset = Path(text).expanduser()
         if not text or not dataset.is_dir():
             self._status(f"Choose a dataset folder first{f' ({text} is not a folder)' if text else ''}.", error=True)
+            self._refused = True
             return False
         out = Path(self.out_edit.text().strip()).expanduser()
         if out.suffix != ".safetensors":
             self._status("The new model's file name must end in .safetensors.", error=True)
+            self._refused = True
             return False
         answer = self.ask_taken(out) if output_taken(out) else "replace"
         if answer not in ("replace", "resume"):
@@ -217,7 +223,7 @@ class FineTuneDialog(QDialog):
         self.events.clear()
         self._stage_started = {}
         self.new_model, self.checkpoint, self.cancelled, self._buffer = None, None, False, b""
-        self._stderr_tail, self._progressed, self._run_args = [], False, args
+        self._stderr_tail, self._progressed, self._run_args, self._last_loss = [], False, args, None
         self.load_button.setEnabled(False)
         self.resume_button.setEnabled(False)
         self.loss_label.clear()
@@ -307,6 +313,8 @@ class FineTuneDialog(QDialog):
 
     def _progress(self, e: ProgressEvent) -> None:
         self._progressed = True
+        if e.loss is not None:
+            self._last_loss = e.loss
         stage, step, steps = e.stage, e.step, e.steps or 0
         number = f" ({STAGES.index(stage) + 1} of {len(STAGES)})" if stage in STAGES else ""
         if steps > 0:
@@ -336,6 +344,7 @@ class FineTuneDialog(QDialog):
             self._buffer = b""
         self._set_running(False)
         self.progress.setRange(0, 1)  # never left animating: the run is over, however it ended
+        self.loss_label.setText(f"last loss {self._last_loss:.4f}" if self._last_loss is not None else "")
         model = self.new_model
         if model and Path(model).is_file() and (exit_code == 0 or self.cancelled):
             # only a "done" event means the model file was written (a stop writes the run's state only)
@@ -374,8 +383,13 @@ class FineTuneDialog(QDialog):
         self.log.appendPlainText(line)
 
     def _status(self, text: str, error: bool = False) -> None:
+        self._refused = False
         self.stage_label.setText(text)
         self.stage_label.setStyleSheet("color:#b3261e;" if error else "")
+
+    def _inputs_edited(self, _text: str) -> None:
+        if self._refused and not self.is_running():
+            self._status("Not started")  # the refusal was about what is being edited now
 
     def _fresh_name(self) -> Path:
         return fresh_output(models_dir(), f"finetuned-{time.strftime('%Y%m%d-%H%M')}")
