@@ -33,6 +33,9 @@ def test_search_fills_the_gallery_and_its_actions_work(qtbot, window, tiny_engin
     qtbot.waitUntil(lambda: not bar.is_building(), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: "horse" in window.message_bar.text(), timeout=WAIT_MS)  # did you mean
     assert bar.status.text() == "Atlas: 96 seeds"
+    assert bar.is_marked_not_shown()  # the field's query is not what the gallery shows …
+    bar.field.setText("hrose ")
+    assert not bar.is_marked_not_shown()  # … until it is edited
 
     with Atlas.for_engine(tiny_engine, default_path(tiny_engine.info.hash)) as a:
         rows = a.rows()

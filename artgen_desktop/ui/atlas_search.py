@@ -17,6 +17,9 @@ from artgen_desktop.engine.atlas import DEFAULT_SEEDS, default_path
 from .bridge import ATLAS, EngineBridge, ModelDescription, SearchResults
 
 SEARCHABLE_AFTER = 1_000  # a search asked of an empty atlas runs again once this many seeds are in
+# a query that found nothing (or has words the model does not know): the gallery still shows the last results,
+# so the field says the query is not what is shown until it is edited
+NOT_SHOWN_STYLE = "QLineEdit { border: 1px solid #d9534f; border-radius: 2px; }"
 
 
 class AtlasSearch(QWidget):
@@ -33,9 +36,9 @@ class AtlasSearch(QWidget):
         self.done, self.total = 0, len(DEFAULT_SEEDS)
         self._waiting: tuple[str, int | None] | None = None  # a search waiting for the atlas to fill
 
-        self.field = QLineEdit(placeholderText="Find seeds by words, e.g. horse or a red flower",
-                               toolTip="Searches the seed atlas of this model (Enter); empty it to go back to pages")
+        self.field = QLineEdit(placeholderText="Find seeds by words, e.g. horse or a red flower")
         self.field.setClearButtonEnabled(True)
+        self.mark_not_shown(False)  # (and the tooltip)
         self.status = QLabel()
         self.build_button = QToolButton(text="Build atlas", checkable=True, autoRaise=True,
                                         toolTip="Make the seed atlas that search uses (in the background; "
@@ -48,7 +51,7 @@ class AtlasSearch(QWidget):
         self._show_status()
 
         self.field.returnPressed.connect(self.search_text)
-        self.field.textChanged.connect(lambda text: None if text.strip() else self.cleared.emit())
+        self.field.textChanged.connect(self._edited)
         self.build_button.toggled.connect(self._on_build_toggled)
         bridge.model_loaded.connect(self._on_model)
         bridge.search_ready.connect(self._on_results)
@@ -145,6 +148,21 @@ class AtlasSearch(QWidget):
 
     # ---- searching ---------------------------------------------------------------------------------------
 
+    def _edited(self, text: str) -> None:
+        self.mark_not_shown(False)
+        if not text.strip():
+            self.cleared.emit()
+
+    def mark_not_shown(self, on: bool) -> None:
+        """Marks the field's query as one whose results are not on show (it failed or found nothing)."""
+        self.field.setStyleSheet(NOT_SHOWN_STYLE if on else "")
+        self.field.setToolTip(("That search found nothing to show; the gallery still shows what it showed. "
+                               if on else "") + "Searches the seed atlas of this model (Enter); empty it to go "
+                                                "back to pages")
+
+    def is_marked_not_shown(self) -> bool:
+        return bool(self.field.styleSheet())
+
     def search_text(self) -> int | None:
         text = self.field.text().strip()
         if not text:
@@ -171,6 +189,7 @@ class AtlasSearch(QWidget):
         if res.notice:
             self.message.emit(res.notice, "warning")
         if res.error:
+            self.mark_not_shown(True)
             self.message.emit(res.error[:1].upper() + res.error[1:] + ".", "warning")
             return
         if res.atlas_size == 0:
@@ -178,6 +197,8 @@ class AtlasSearch(QWidget):
             self.message.emit("The seed atlas is being made; the search runs when its first seeds are in.", "info")
             return
         if not res.seeds:
+            self.mark_not_shown(True)
             self.message.emit(f"No seeds found for “{res.query}” among {res.atlas_size:,} seeds.", "info")
             return
+        self.mark_not_shown(False)
         self.results.emit(res)
