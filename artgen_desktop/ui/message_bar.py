@@ -4,9 +4,8 @@ Modal boxes would stop the artist (and tests) mid-flow; this strip says what hap
 one useful action, e.g. "Open model…" when there is no model yet. It floats over its host widget (no
 layout slot), so showing or hiding it never moves the panels under the pointer. It sits at the bottom:
 at the top it covered the search field and the tabs, just when a message about a search asks for the
-query to be typed again. Notes and warnings go
-away by themselves (the pointer resting on the strip holds them); errors and messages that offer an
-action stay until dismissed.
+query to be typed again. Notes and warnings go away by themselves (the pointer resting on the strip
+holds them); errors and messages that offer an action stay until dismissed.
 """
 
 from __future__ import annotations
