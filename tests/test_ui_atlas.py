@@ -78,9 +78,21 @@ def test_search_fills_the_gallery_and_its_actions_work(qtbot, window, tiny_engin
     like = got.args[0]
     assert like.like == seed
     assert like.like not in like.seeds and len(like.seeds) == 48 and gallery.model.seeds() == like.seeds[:12]
-    assert gallery.range_label.text().startswith(f"Like seed {like.like}: 1–12 of 48")
+    assert gallery.range_label.text().startswith(f"Like seed {like.like}: 1–12 of 48+")
     gallery.turn_page(1)
     assert gallery.model.seeds() == like.seeds[12:24]
+    # paging past the last page asks for more: the pages seen stay as they were, new seeds follow
+    gallery.turn_page(2)
+    assert gallery.model.seeds() == like.seeds[36:48] and gallery.next_button.isEnabled()
+    with qtbot.waitSignal(bar.more_results, timeout=WAIT_MS):
+        gallery.next_button.click()
+        gallery.next_button.click()  # (a second click while asking does not ask twice)
+    seeds = gallery.results.seeds
+    assert seeds[:48] == like.seeds and len(seeds) == 95 == len(set(seeds)) and like.like not in seeds
+    assert gallery.model.seeds() == seeds[48:60]
+    assert gallery.range_label.text().startswith(f"Like seed {like.like}: 49–60 of 95 results")  # all: no "+"
+    gallery.turn_page(10)  # the last page; nothing more to ask for
+    assert gallery.model.seeds() == seeds[84:95] and not gallery.next_button.isEnabled()
 
     bar.field.clear()  # back to pages of seeds
     assert gallery.results is None and gallery.model.seeds() == window.state.page_seeds

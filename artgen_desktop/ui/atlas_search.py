@@ -17,6 +17,8 @@ from artgen_desktop.engine.atlas import DEFAULT_SEEDS, default_path
 from .bridge import ATLAS, EngineBridge, ModelDescription, SearchResults
 
 SEARCHABLE_AFTER = 1_000  # a search asked of an empty atlas runs again once this many seeds are in
+FIRST_RESULTS = 48  # results a search asks for first; paging past them asks for twice as many, up to
+MAX_RESULTS = 384  # (a word query's cost grows with the results it ranks)
 # a query that found nothing (or has words the model does not know): the gallery still shows the last results,
 # so the field says the query is not what is shown until it is edited
 NOT_SHOWN_STYLE = "QLineEdit { border: 1px solid #d9534f; border-radius: 2px; }"
@@ -24,6 +26,7 @@ NOT_SHOWN_STYLE = "QLineEdit { border: 1px solid #d9534f; border-radius: 2px; }"
 
 class AtlasSearch(QWidget):
     results = Signal(object)  # SearchResults with at least one seed
+    more_results = Signal(object)  # the same search asked again for more (SearchResults)
     cleared = Signal()  # the search was emptied: back to pages of seeds
     message = Signal(str, str)  # text, level
 
@@ -35,6 +38,7 @@ class AtlasSearch(QWidget):
         self.search_request: int | None = None
         self.done, self.total = 0, len(DEFAULT_SEEDS)
         self._waiting: tuple[str, int | None] | None = None  # a search waiting for the atlas to fill
+        self.more_request: int | None = None  # a search asked again with a higher limit
 
         self.field = QLineEdit(placeholderText="Find seeds by words, e.g. horse or a red flower")
         self.field.setClearButtonEnabled(True)
@@ -174,16 +178,30 @@ class AtlasSearch(QWidget):
         """Seeds whose latents are nearest this seed's."""
         return self._request("", seed)
 
+    def more(self, shown: SearchResults) -> int | None:
+        """The search behind `shown` again, for twice as many results (the gallery pages on into them)."""
+        if self.more_request is not None:
+            return self.more_request  # (already asked: a second click must not page twice on its answer)
+        if self.model is None or not shown.maybe_more or shown.limit >= MAX_RESULTS:
+            return None
+        self.more_request = self.bridge.request_search(shown.query, shown.like, min(2 * shown.limit, MAX_RESULTS))
+        return self.more_request
+
     def _request(self, text: str, like: int | None) -> int | None:
         if self.model is None:
             self.message.emit("Open a model before searching.", "warning")
             return None
         if self.done < self.total and self.build_request is None:
             self.start_build()  # a search is the moment to fill the atlas; it keeps growing in the background
-        self.search_request = self.bridge.request_search(text, like)
+        self.search_request, self.more_request = self.bridge.request_search(text, like, FIRST_RESULTS), None
         return self.search_request
 
     def _on_results(self, request_id: int, res: SearchResults) -> None:
+        if request_id == self.more_request:
+            self.more_request = None
+            if not res.error:
+                self.more_results.emit(res)
+            return
         if request_id != self.search_request:
             return
         if res.notice:

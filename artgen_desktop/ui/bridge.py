@@ -121,6 +121,11 @@ class SearchResults:
     atlas_size: int  # seeds the atlas held when searched
     error: str = ""  # e.g. words the model does not know (with close ones)
     notice: str = ""  # e.g. a damaged atlas was made again
+    limit: int = 0  # how many were asked for: as many came back, the atlas may hold more
+
+    @property
+    def maybe_more(self) -> bool:
+        return len(self.seeds) >= self.limit > 0
 
 
 @dataclass(frozen=True)
@@ -360,10 +365,10 @@ class EngineBridge(QObject):
                     size = len(atlas)
                     hits = search(engine, atlas, text, like, limit) if size else []
             except ArtGenError as e:  # unknown words and the like: the search bar says it, not an error box
-                yield SearchResults(text, like, [], [], [], size, str(e), notice)
+                yield SearchResults(text, like, [], [], [], size, str(e), notice, limit)
                 return
             yield SearchResults(text, like, [h.seed for h in hits], [h.caption for h in hits],
-                                [h.score for h in hits], size, "", notice)
+                                [h.score for h in hits], size, "", notice, limit)
         return self._submit(SEARCH, work)
 
     def request_atlas_build(self, seeds: Sequence[int] = DEFAULT_SEEDS) -> int:

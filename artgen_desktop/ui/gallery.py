@@ -14,6 +14,7 @@ action works on them as on any seeds; emptying the search goes back to the seed'
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -216,6 +217,7 @@ class GalleryPanel(QWidget):
         self.page_size.currentIndexChanged.connect(lambda _: state.set_page_size(self.page_size.currentData()))
         self.view.step_requested.connect(self.step)
         self.search.results.connect(self.show_results)
+        self.search.more_results.connect(self.add_results)
         self.search.cleared.connect(self.clear_results)
         self.search.message.connect(self.message)
         self.view.selectionModel().selectionChanged.connect(self._on_view_selection)
@@ -252,6 +254,21 @@ class GalleryPanel(QWidget):
         self.refresh()
         self.state.set_seed(results.seeds[0])
 
+    def add_results(self, more: SearchResults) -> None:
+        """The shown search's results asked again with a higher limit: the new ones go after those shown (a
+        bigger candidate set can reorder the top, and pages already seen must not change under the
+        artist), and the gallery turns to the next page."""
+        r = self.results
+        if r is None or (more.query, more.like) != (r.query, r.like):
+            return  # another search (or none) is on show now
+        shown = set(r.seeds)
+        new = [i for i, s in enumerate(more.seeds) if s not in shown]
+        self.results = dataclasses.replace(
+            r, seeds=r.seeds + [more.seeds[i] for i in new], captions=r.captions + [more.captions[i] for i in new],
+            scores=r.scores + [more.scores[i] for i in new], atlas_size=more.atlas_size,
+            limit=more.limit if new and more.maybe_more else 0)  # (0: the atlas has no more to give)
+        self.turn_page(1)
+
     def clear_results(self) -> None:
         if self.results is not None:
             self.results = None
@@ -265,6 +282,8 @@ class GalleryPanel(QWidget):
             self.state.turn_page(pages)
             return
         last = (len(self.results.seeds) - 1) // self.state.page_size
+        if self._result_page + pages > last and self.search.more(self.results) is not None:
+            return  # past the last page of a search that may have more: asked; add_results turns the page
         self._result_page = min(max(self._result_page + pages, 0), last)
         self.refresh()
 
@@ -300,10 +319,11 @@ class GalleryPanel(QWidget):
         if r.like is not None and r.query:
             what += f" like seed {r.like}"
         start = self._result_page * n
-        self.range_label.setText(f"{what}: {start + 1}–{start + len(seeds)} of {len(r.seeds)} results "
+        more = "+" if r.maybe_more else ""  # (more are asked for on paging past the last)
+        self.range_label.setText(f"{what}: {start + 1}–{start + len(seeds)} of {len(r.seeds)}{more} results "
                                  f"({r.atlas_size:,} seeds searched)")
         self.prev_button.setEnabled(self._result_page > 0)
-        self.next_button.setEnabled(start + n < len(r.seeds))
+        self.next_button.setEnabled(start + n < len(r.seeds) or r.maybe_more)
 
     def refresh(self) -> None:
         self._held.stop()  # this shows the current settings: nothing is held back any more
