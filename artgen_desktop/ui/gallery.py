@@ -9,7 +9,8 @@ fill the page with the wrong pictures. While a slider is being dragged the page 
 the preview follows the drag, and a page of thumbnails per position would only slow it down.
 
 A search (the bar above, ui/atlas_search.py) turns the pages into pages of its results: every gallery
-action works on them as on any seeds; emptying the search goes back to the seed's own page.
+action works on them as on any seeds; paging past the last page asks for more of them (add_results);
+emptying the search goes back to the seed's own page.
 """
 
 from __future__ import annotations
