@@ -136,22 +136,23 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def _sqlite_error_is(e: sqlite3.Error, codes: tuple[str, ...], words: tuple[str, ...]) -> bool:
+    """By the error's SQLite code where Python gives it (3.11+), else by its message."""
+    name = getattr(e, "sqlite_errorname", None)
+    if name is not None:
+        return name.startswith(codes)
+    text = str(e).lower()
+    return any(w in text for w in words)
+
+
 def is_damage(e: sqlite3.DatabaseError) -> bool:
     """Errors that say the file's content is bad, not that it is busy, read-only or unreadable."""
-    name = getattr(e, "sqlite_errorname", None)  # (Python 3.11+)
-    if name is not None:
-        return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
-    text = str(e).lower()
-    return "not a database" in text or "malformed" in text
+    return _sqlite_error_is(e, ("SQLITE_CORRUPT", "SQLITE_NOTADB"), ("not a database", "malformed"))
 
 
 def _is_busy(e: sqlite3.Error) -> bool:
     """Errors that say another connection holds the file just now."""
-    name = getattr(e, "sqlite_errorname", None)  # (Python 3.11+)
-    if name is not None:
-        return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
-    text = str(e).lower()
-    return "locked" in text or "busy" in text
+    return _sqlite_error_is(e, ("SQLITE_BUSY", "SQLITE_LOCKED"), ("locked", "busy"))
 
 
 def _remove_db(path: Path) -> None:

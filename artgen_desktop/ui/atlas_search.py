@@ -153,7 +153,8 @@ class AtlasSearch(QWidget):
     # ---- searching ---------------------------------------------------------------------------------------
 
     def _edited(self, text: str) -> None:
-        self.mark_not_shown(False)
+        if self.is_marked_not_shown():  # (a style sheet set per keystroke would re-polish the field each time)
+            self.mark_not_shown(False)
         if not text.strip():
             self.cleared.emit()
 
