@@ -246,3 +246,22 @@ def test_bad_loss_settings_are_refused_before_anything_runs(tmp_path, flags, cap
         train_main([str(tmp_path), "--out", str(tmp_path / "m.safetensors"), "--steps", "1", *flags])
     assert e.value.code == 2 and flags[0] in capsys.readouterr().err
     assert not (tmp_path / "m.run").exists()
+
+
+def test_captions_prior_fine_tune_trains_the_caption_decoder_on_latents_encoded_once(tmp_path, shapes_dataset,
+                                                                                     capsys):
+    """--finetune captions-prior: the image autoencoder is kept as it was, the caption loss falls, and no
+    reconstruction loss is computed (no image is encoded or drawn per step)."""
+    base = tmp_path / "base.safetensors"
+    common = ["--quiet", "--tone-cache", str(tmp_path / "cache"), "--no-adapt-threads", "--batch-size", "16"]
+    assert train_main([str(shapes_dataset), "--out", str(base), "--preset", "tiny", "--steps", "20", *common]) == 0
+    capsys.readouterr()
+    tuned = tmp_path / "tuned.safetensors"
+    assert train_main([str(shapes_dataset), "--out", str(tuned), "--init", str(base), "--finetune", "captions-prior",
+                       "--steps", "150", "--progress-json", *common]) == 0
+    steps = [e for e in _events(capsys.readouterr().out) if e["event"] == "progress" and e["stage"] == "autoencoder"]
+    assert set(steps[-1]["losses"]) == {"cap"} and steps[-1]["losses"]["cap"] < 0.8 * steps[0]["losses"]["cap"]
+    before, after = load_file(base), load_file(tuned)
+    image_side = [k for k in before if k.startswith(("encoder.", "decoder."))]
+    assert image_side and all(before[k].equal(after[k]) for k in image_side)
+    assert not before["captioner.prefix.weight"].equal(after["captioner.prefix.weight"])

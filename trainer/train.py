@@ -232,7 +232,9 @@ class Trainer:
             self.optimizers["prior"] = self.opt_prior = torch.optim.AdamW(
                 self.model.prior.parameters(), lr=c.prior_lr, weight_decay=0.0)
         self.prior_ema = copy.deepcopy(self.model.prior).requires_grad_(False)
-        self.stage_ae = StageOne(self.model)
+        # with the image autoencoder frozen only the caption decoder learns: it reads latents encoded once
+        self.captions_only = bool(c.init and c.finetune == "captions-prior")
+        self.stage_ae = CaptionStage(self.model) if self.captions_only else StageOne(self.model)
         if self.dist.world > 1:
             self.ddp_ae = nn.parallel.DistributedDataParallel(self.stage_ae)
             self.ddp_prior = None if self.kernel_prior else nn.parallel.DistributedDataParallel(self.model.prior)
@@ -357,6 +359,8 @@ class Trainer:
         self.run.setdefault("steps_done", {})[stage] = self.run["step"]
 
     def train_autoencoder(self):
+        if self.captions_only:
+            return self.train_captions()
         model, c = self.model, self.config
         model.train()
         it = self.batches("autoencoder", c.batch_size)
@@ -375,12 +379,7 @@ class Trainer:
             with autocast(self.device, self.precision):
                 recon, logits = self.ddp_ae(x, tokens)
             rec = reconstruction_loss(recon, x, c.edge_weight)
-            target = tokens[:, 1:]
-            mask = (target != pad) & has_cap[:, None]
-            if mask.any():
-                cap = F.cross_entropy(logits.float()[mask], target[mask])
-            else:
-                cap = logits.float().sum() * 0.0  # keeps DDP's gradient buckets in step
+            cap = caption_loss(logits, tokens, has_cap, pad)
             loss = rec + c.caption_weight * cap
             # ranks decide together: one switching the critic on alone would mismatch DDP's collectives
             adv_on = self.disc is not None and self.dist.any(
@@ -409,6 +408,38 @@ class Trainer:
                 self.opt_disc.step()
                 losses["disc"] = d_loss.item()
             return {"rec": rec.item(), "cap": cap.item(), **losses}
+
+        return step
+
+    def train_captions(self):
+        """Stage 1 of --finetune captions-prior. The encoder is frozen, so each training image's latent and
+        its mirror image's are encoded once; a step then runs the caption decoder alone, several times
+        faster than a step through the whole autoencoder."""
+        c = self.config
+        latents = torch.stack([torch.cat(views) for views in zip(*((z, z_mir) for _, z, z_mir
+                                                                   in self.encoded_chunks()))], 1).float()
+        row = torch.full((len(self.items),), -1, dtype=torch.long)
+        row[torch.from_numpy(self.train_idx)] = torch.arange(len(self.train_idx))
+        self.model.train()
+        it = self.batches("autoencoder", c.batch_size)
+        pad = self.tokenizer.pad
+
+        def step(i, steps, seconds, elapsed):
+            idx = next(it)
+            flip = (torch.rand(len(idx)) < 0.5).long()
+            z = latents[row[idx], flip].to(self.device)
+            tokens = self.tokens[idx].to(self.device)
+            lr = cosine_lr(c.lr, i, steps, elapsed, seconds)
+            for g in self.opt_ae.param_groups:
+                g["lr"] = lr
+            with autocast(self.device, self.precision):
+                logits = self.ddp_ae(z, tokens)
+            cap = caption_loss(logits, tokens, self.captioned[idx].to(self.device), pad)
+            self.opt_ae.zero_grad(set_to_none=True)
+            cap.backward()
+            nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.opt_ae.step()
+            return {"cap": cap.item()}
 
         return step
 
@@ -546,14 +577,38 @@ class StageOne(nn.Module):
         self.encoder, self.decoder, self.captioner = model.encoder, model.decoder, model.captioner
 
     def forward(self, x, tokens):
-        z = self.encoder(x)
-        # noise relative to how far latents spread over the batch: a fixed sigma swamps the small early
-        # differences between images and the decoder learns one blurred blob for all of them
-        spread = z.detach().std(dim=0, keepdim=True) if len(z) > 1 else z.detach().abs()
-        zn = z + LATENT_NOISE * spread * torch.randn_like(z)
+        zn = noisy(self.encoder(x))
         recon = self.decoder(zn)
         logits = self.captioner(grad_scaled(zn, CAPTION_GRAD_TO_ENCODER), tokens[:, :-1])
         return recon, logits
+
+
+class CaptionStage(nn.Module):
+    """Stage 1 with the image autoencoder frozen (--finetune captions-prior): the caption decoder on latents
+    encoded once, with the same noise as in StageOne. No image is encoded or drawn per step."""
+
+    def __init__(self, model: ArtGenModel):
+        super().__init__()
+        self.captioner = model.captioner
+
+    def forward(self, z, tokens):
+        return self.captioner(noisy(z), tokens[:, :-1])
+
+
+def noisy(z: torch.Tensor) -> torch.Tensor:
+    """z plus noise relative to how far latents spread over the batch: a fixed sigma swamps the small early
+    differences between images and the decoder learns one blurred blob for all of them."""
+    spread = z.detach().std(dim=0, keepdim=True) if len(z) > 1 else z.detach().abs()
+    return z + LATENT_NOISE * spread * torch.randn_like(z)
+
+
+def caption_loss(logits: torch.Tensor, tokens: torch.Tensor, has_cap: torch.Tensor, pad: int) -> torch.Tensor:
+    """Cross-entropy of the captioned images' words (logits predict tokens[:, 1:])."""
+    target = tokens[:, 1:]
+    mask = (target != pad) & has_cap[:, None]
+    if mask.any():
+        return F.cross_entropy(logits.float()[mask], target[mask])
+    return logits.float().sum() * 0.0  # keeps DDP's gradient buckets in step
 
 
 def adversarial_started(start: float, step: int, steps: int, elapsed: float, seconds: float) -> bool:
