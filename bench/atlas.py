@@ -19,12 +19,16 @@ def _size_mb(path) -> float:
     return sum(os.path.getsize(p) for p in (str(path), f"{path}-wal") if os.path.exists(p)) / 1e6
 
 
-def common_words(engine, n: int) -> list[str]:
-    """The model's n most frequent content words (the vocabulary is stored most frequent first)."""
+COLOURS = frozenset("red orange yellow green blue purple pink brown black white grey gray".split())
+
+
+def common_words(engine, n: int, things: bool = False) -> list[str]:
+    """The model's n most frequent content words (the vocabulary is stored most frequent first); with
+    `things`, without colour names, which a grey engraving cannot show (the search quality count)."""
     from artgen_desktop.engine.atlas import STOP_WORDS
     from artgen_desktop.engine.tokenizer import SPECIALS
     return [w for w in engine.tokenizer.words if w not in SPECIALS and w.isalpha() and len(w) >= 3
-            and w not in STOP_WORDS][:n]
+            and w not in STOP_WORDS and not (things and w in COLOURS)][:n]
 
 
 def run(opts: Options) -> dict:

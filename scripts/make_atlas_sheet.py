@@ -5,10 +5,10 @@
     python scripts/make_atlas_sheet.py --quality --seeds 0-1999 [--sheets DIR]
 
 The atlas is the model's own (engine/atlas.py; --db for another file) and is built first for the seeds
-that are missing. --quality prints, for the model's 20 most frequent content words, the share of the top 24
-results whose greedy caption holds the word: a proxy for "shows the thing" (a person has to look at the
-sheets for the real figure), bounded by how many seeds of the atlas have the word at all; with --sheets,
-one results sheet per word in DIR to count them by eye.
+that are missing. --quality prints, for the model's 20 most frequent content words that are not colour
+names, the share of the top 24 results whose greedy caption holds the word: a proxy for "shows the thing"
+(a person has to look at the sheets for the real figure), bounded by how many seeds of the atlas have the
+word at all; with --sheets, one results sheet per word in DIR to count them by eye.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def main() -> int:
         if args.quality:
             from bench.atlas import common_words
             total = []
-            for w in common_words(engine, 20):
+            for w in common_words(engine, 20, things=True):
                 hits = search_words(engine, atlas, w, limit=24)
                 held = sum(w in split_words(h.caption) for h in hits)
                 have = len(atlas.word_matches([w], 10**6))
