@@ -184,6 +184,14 @@ def test_ddp_with_two_gloo_processes(tmp_path, shapes_dataset):
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = read_info(out)[0].summary
     assert summary["world_size"] == 2 and summary["steps"]["autoencoder"] == 12
+    # the caption decoder alone (CaptionStage) under DDP too
+    tuned = tmp_path / "tuned.safetensors"
+    cmd = cmd[:cmd.index("--out")] + ["--out", str(tuned), "--init", str(out), "--finetune", "captions-prior",
+                                      "--steps", "6", "--batch-size", "8", "--quiet", "--device", "cpu",
+                                      "--tone-cache", str(tmp_path / "cache")]
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert read_info(tuned)[0].summary["steps"]["autoencoder"] == 6
 
 
 def test_evaluate_reports_every_metric(tmp_path):
