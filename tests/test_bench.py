@@ -85,3 +85,14 @@ def test_fast_cpu_renderer_draws_what_the_reference_draws():
         fast, ref = engrave(tone, style, size), _engrave_batched(tone, style, size)
         diff = (fast.int() - ref.int()).abs()
         assert fast.shape == ref.shape and int(diff.max()) <= 2 and float(diff.float().mean()) < 0.01
+
+
+def test_search_quality_words_skip_colour_names_only():
+    """The quality count's words (scripts/make_atlas_sheet.py --quality): the most frequent content words,
+    without colour names, which a grey engraving cannot show."""
+    from artgen_desktop.engine import Engine
+    from bench.atlas import COLOURS, common_words
+    engine = Engine.load(None, device="cpu")
+    plain, things = common_words(engine, 40), common_words(engine, 20, things=True)
+    assert len(things) == 20 and not set(things) & COLOURS and set(plain[:20]) & COLOURS
+    assert things == [w for w in plain if w not in COLOURS][:20]

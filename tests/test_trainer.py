@@ -191,7 +191,10 @@ def test_ddp_with_two_gloo_processes(tmp_path, shapes_dataset):
                                       "--tone-cache", str(tmp_path / "cache")]
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert read_info(tuned)[0].summary["steps"]["autoencoder"] == 6
+    tuned_summary = read_info(tuned)[0].summary
+    assert tuned_summary["steps"]["autoencoder"] == 6 and set(tuned_summary["final_losses"]["autoencoder"]) == {"cap"}
+    before, after = load_file(out), load_file(tuned)
+    assert all(before[k].equal(after[k]) for k in before if k.startswith(("encoder.", "decoder.")))
 
 
 def test_evaluate_reports_every_metric(tmp_path):
@@ -273,3 +276,30 @@ def test_captions_prior_fine_tune_trains_the_caption_decoder_on_latents_encoded_
     image_side = [k for k in before if k.startswith(("encoder.", "decoder."))]
     assert image_side and all(before[k].equal(after[k]) for k in image_side)
     assert not before["captioner.prefix.weight"].equal(after["captioner.prefix.weight"])
+
+
+def test_the_caption_stage_reads_each_items_own_latent_and_its_mirror_images(tmp_path, shapes_dataset, monkeypatch):
+    """The latents encoded once are looked up by item: a batch gets encoder(its tones) or encoder(mirrored)."""
+    import torch
+
+    from trainer.train import Dist, Trainer
+
+    base = tmp_path / "base.safetensors"
+    common = ["--quiet", "--tone-cache", str(tmp_path / "cache"), "--no-adapt-threads"]
+    assert train_main([str(shapes_dataset), "--out", str(base), "--preset", "tiny", "--steps", "5", *common]) == 0
+    args = build_parser().parse_args([str(shapes_dataset), "--out", str(tmp_path / "t.safetensors"), "--init",
+                                      str(base), "--finetune", "captions-prior", "--batch-size", "8", *common])
+    trainer = Trainer(TrainConfig(**vars(args)).resolved(), Dist())
+    seen = []
+    monkeypatch.setattr("trainer.train.noisy", lambda z: seen.append(z.clone()) or z)
+    step = trainer.train_autoencoder()
+    torch.manual_seed(3)
+    step(0, 10, float("inf"), 0.0)
+    torch.manual_seed(3)
+    idx = next(trainer.batches("autoencoder", 8))
+    flip = torch.rand(len(idx)) < 0.5
+    x = trainer.tones[idx].float().div(255).unsqueeze(1)
+    with torch.no_grad():
+        trainer.model.eval()
+        want = torch.where(flip[:, None], trainer.model.encoder(x.flip(-1)), trainer.model.encoder(x))
+    assert len(trainer.val_idx) and torch.allclose(seen[0], want, atol=1e-5)
