@@ -374,9 +374,6 @@ class Trainer:
             x = torch.where(flip.view(-1, 1, 1, 1).to(self.device), x.flip(-1), x)
             tokens = self.tokens[idx].to(self.device)
             has_cap = self.captioned[idx].to(self.device)
-            lr = cosine_lr(c.lr, i, steps, elapsed, seconds)
-            for g in self.opt_ae.param_groups:
-                g["lr"] = lr
             with autocast(self.device, self.precision):
                 recon, logits = self.ddp_ae(x, tokens)
             rec = reconstruction_loss(recon, x, c.edge_weight)
@@ -396,10 +393,7 @@ class Trainer:
                     self._adv_w = adaptive_weight(rec, g_adv, self.model.decoder.conv[-1].weight)
                 loss = loss + c.adv_weight * (self._adv_w if self._adv_w is not None else 1.0) * g_adv
                 losses["adv"] = g_adv.item()
-            self.opt_ae.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-            self.opt_ae.step()
+            self.update_autoencoder(loss, cosine_lr(c.lr, i, steps, elapsed, seconds))
             if adv_on:
                 self.disc.requires_grad_(True)
                 with autocast(self.device, self.precision):
@@ -437,19 +431,23 @@ class Trainer:
             flip = (torch.rand(len(idx)) < 0.5).long()
             z = latents[row[idx], flip].to(self.device)
             tokens = self.tokens[idx].to(self.device)
-            lr = cosine_lr(c.lr, i, steps, elapsed, seconds)
-            for g in self.opt_ae.param_groups:
-                g["lr"] = lr
             with autocast(self.device, self.precision):
                 logits = self.ddp_ae(z, tokens)
             cap = caption_loss(logits, tokens, self.captioned[idx].to(self.device), pad)
-            self.opt_ae.zero_grad(set_to_none=True)
-            (c.caption_weight * cap).backward()  # as in the joint stage (its gradient clipping sees the same)
-            nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-            self.opt_ae.step()
+            # weighted as in the joint stage, so the gradient clipping sees the same scale
+            self.update_autoencoder(c.caption_weight * cap, cosine_lr(c.lr, i, steps, elapsed, seconds))
             return {"cap": cap.item()}
 
         return step
+
+    def update_autoencoder(self, loss: torch.Tensor, lr: float) -> None:
+        """One optimizer step of stage 1 (either kind): at `lr`, gradients clipped to norm 1."""
+        for g in self.opt_ae.param_groups:
+            g["lr"] = lr
+        self.opt_ae.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt_ae.step()
 
     def encoded_chunks(self):
         """(tones, their latents, their mirror images' latents) for the training images, 128 at a time,
