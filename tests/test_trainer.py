@@ -303,3 +303,127 @@ def test_the_caption_stage_reads_each_items_own_latent_and_its_mirror_images(tmp
         trainer.model.eval()
         want = torch.where(flip[:, None], trainer.model.encoder(x.flip(-1)), trainer.model.encoder(x))
     assert len(trainer.val_idx) and torch.allclose(seen[0], want, atol=1e-5)
+
+
+def test_decoder_prior_fine_tune_trains_the_decoder_with_the_latents_the_prior_stores(tmp_path, shapes_dataset,
+                                                                                      capsys):
+    """--finetune decoder-prior: the encoder and caption decoder are kept, the image decoder learns, and the
+    kernel prior stores the trained latents (not the encoder's, which a prior-only refit stores)."""
+    base, tuned, refit = (tmp_path / f"{n}.safetensors" for n in ("base", "tuned", "refit"))
+    common = ["--quiet", "--tone-cache", str(tmp_path / "cache"), "--no-adapt-threads", "--batch-size", "16",
+              "--no-prior-mirror", "--prior-keep", "0.7"]
+    assert train_main([str(shapes_dataset), "--out", str(base), "--preset", "tiny", "--steps", "30", *common]) == 0
+    capsys.readouterr()
+    assert train_main([str(shapes_dataset), "--out", str(tuned), "--init", str(base), "--finetune", "decoder-prior",
+                       "--steps", "120", "--adv-start", "0.5", "--progress-json", *common]) == 0
+    steps = [e for e in _events(capsys.readouterr().out) if e["event"] == "progress" and e["stage"] == "autoencoder"]
+    assert {"rec", "cap", "adv", "disc"} == set(steps[-1]["losses"])
+    assert steps[-1]["losses"]["rec"] < 0.9 * steps[0]["losses"]["rec"]
+    assert train_main([str(shapes_dataset), "--out", str(refit), "--init", str(base), "--finetune", "prior-only",
+                       *common]) == 0
+    before, after, refitted = load_file(base), load_file(tuned), load_file(refit)
+    kept = [k for k in before if k.startswith(("encoder.", "captioner."))]
+    assert kept and all(before[k].equal(after[k]) for k in kept)
+    decoder = [k for k in before if k.startswith("decoder.")]
+    assert decoder and all(not before[k].equal(after[k]) for k in decoder if k.endswith("weight"))
+    stored = [after["prior.bank"] * after["prior.latent_std"] + after["prior.latent_mean"],
+              refitted["prior.bank"] * refitted["prior.latent_std"] + refitted["prior.latent_mean"]]
+    assert stored[0].shape == stored[1].shape  # the same drawings, in the same order
+    assert (stored[0] - stored[1]).norm(dim=1).min() > 1e-3  # every stored latent was trained
+    assert read_info(tuned)[0].summary["finetune"] == "decoder-prior"
+
+
+def test_the_latent_table_starts_from_the_kept_drawings_and_each_step_draws_its_rows_own_drawings(
+        tmp_path, shapes_dataset, monkeypatch):
+    """Row r holds encoder(tone of items[r], mirrored where mirrored[r]); a step's reconstruction target is
+    exactly the tones of its rows, so a row's latent only ever learns its own drawing."""
+    import torch
+
+    from trainer.redraw import on_sphere
+    from trainer.train import Dist, Trainer
+
+    base = tmp_path / "base.safetensors"
+    common = ["--quiet", "--tone-cache", str(tmp_path / "cache"), "--no-adapt-threads"]
+    assert train_main([str(shapes_dataset), "--out", str(base), "--preset", "tiny", "--steps", "5", *common]) == 0
+    args = build_parser().parse_args([str(shapes_dataset), "--out", str(tmp_path / "t.safetensors"), "--init",
+                                      str(base), "--finetune", "decoder-prior", "--batch-size", "8",
+                                      "--prior-keep", "0.5", *common])
+    trainer = Trainer(TrainConfig(**vars(args)).resolved(), Dist())
+    targets = []
+    real_loss = __import__("trainer.train", fromlist=["reconstruction_loss"]).reconstruction_loss
+    monkeypatch.setattr("trainer.train.reconstruction_loss",
+                        lambda recon, x, w: targets.append(x.clone()) or real_loss(recon, x, w))
+    step = trainer.train_autoencoder()
+    table = trainer.table
+    n = len(table.latents) // 2
+    assert n == round(len(trainer.train_idx) * 0.5) and table.mirrored.tolist() == [False] * n + [True] * n
+    assert table.items[:n].equal(table.items[n:]) and len(set(table.items[:n].tolist())) == n
+    tones = trainer.tones[table.items].float().div(255).unsqueeze(1)
+    tones = torch.where(table.mirrored.view(-1, 1, 1, 1), tones.flip(-1), tones)
+    trainer.model.eval()
+    with torch.no_grad():
+        assert torch.allclose(table.latents, on_sphere(trainer.model.encoder(tones)), atol=1e-5)
+    rows = next(trainer.batches("autoencoder", 8, torch.arange(len(table.latents)).numpy()))
+    before = table.latents.clone()
+    trainer.model.train()
+    step(0, 10, float("inf"), 0.0)
+    assert torch.equal(targets[0], tones[rows])
+    changed = (table.latents != before).any(1)
+    assert changed[rows].all() and changed.sum() == len(rows)
+
+
+def test_latent_table_adam_matches_torch_adam_on_the_rows_it_updates():
+    """Each row is its own Adam problem: rows updated at different times end where torch's Adam, run on
+    that row alone for the same gradients, ends (kept on the sphere after each step)."""
+    import torch
+
+    from trainer.redraw import LatentTable, on_sphere
+
+    torch.manual_seed(0)
+    table = LatentTable(4, 6)
+    table.fill(torch.randn(4, 6), torch.arange(4), torch.zeros(4, dtype=torch.bool))
+    ref = [torch.nn.Parameter(table.latents[r].clone()) for r in range(4)]
+    opts = [torch.optim.Adam([p], lr=0.05) for p in ref]
+    for rows in ([0, 1], [2, 0], [0, 1], [3]):
+        grad = torch.randn(len(rows), 6)
+        table.adam_step(torch.tensor(rows), grad, 0.05)
+        for r, g in zip(rows, grad):
+            ref[r].grad = g.clone()
+            opts[r].step()
+            with torch.no_grad():
+                ref[r].copy_(on_sphere(ref[r][None])[0])
+    assert torch.allclose(table.latents, torch.stack([p.detach() for p in ref]), atol=1e-5)
+    assert table.updates.tolist() == [3, 2, 1, 1]
+
+
+def test_decoder_prior_needs_a_kernel_prior(tmp_path, shapes_dataset, capsys):
+    base = tmp_path / "base.safetensors"
+    common = ["--quiet", "--tone-cache", str(tmp_path / "cache"), "--no-adapt-threads"]
+    assert train_main([str(shapes_dataset), "--out", str(base), "--preset", "tiny", "--steps", "5", *common]) == 0
+    code = train_main([str(shapes_dataset), "--out", str(tmp_path / "t.safetensors"), "--init", str(base),
+                       "--finetune", "decoder-prior", "--prior", "mlp", "--steps", "5", *common])
+    assert code != 0 and "--finetune decoder-prior" in capsys.readouterr().err
+
+
+def test_decoder_prior_checkpoint_carries_the_latent_table(tmp_path, shapes_dataset):
+    """--resume continues with the trained rows and their Adam moments, not with fresh encoder latents."""
+    import torch
+
+    from trainer.train import Dist, Trainer
+
+    base = tmp_path / "base.safetensors"
+    common = ["--quiet", "--tone-cache", str(tmp_path / "cache"), "--no-adapt-threads"]
+    assert train_main([str(shapes_dataset), "--out", str(base), "--preset", "tiny", "--steps", "5", *common]) == 0
+    argv = [str(shapes_dataset), "--out", str(tmp_path / "t.safetensors"), "--init", str(base), "--finetune",
+            "decoder-prior", "--batch-size", "8", *common]
+    first = Trainer(TrainConfig(**vars(build_parser().parse_args(argv))).resolved(), Dist())
+    step = first.train_autoencoder()
+    for i in range(3):
+        step(i, 10, float("inf"), 0.0)
+        first.run["step"] += 1
+    first.save()
+    again = Trainer(TrainConfig(**vars(build_parser().parse_args(argv + ["--resume"]))).resolved(), Dist())
+    assert not bool(again.table.filled) and again.resume() and bool(again.table.filled)
+    for name in ("latents", "items", "mirrored", "moment1", "moment2", "updates", "spread"):
+        assert torch.equal(getattr(again.table, name), getattr(first.table, name)), name
+    assert again.table.updates.sum() == 3 * 8

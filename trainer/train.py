@@ -6,7 +6,9 @@
 Stage 1 "autoencoder": encoder, image decoder and caption decoder together. The decoders see
 noisy latents (z + sigma*noise), so they also work a little away from the encoder's exact outputs;
 the caption loss reaches the encoder scaled down, which makes the latent carry what captions name.
-With --finetune captions-prior the image side is frozen and stage 1 trains the caption decoder alone.
+With --finetune captions-prior the image side is frozen and stage 1 trains the caption decoder alone;
+with --finetune decoder-prior it trains the image decoder together with the latents the kernel prior
+will store (trainer/redraw.py), the encoder and caption decoder frozen.
 Stage 2 "prior": the prior is fitted to the encoder's latents of every training image (and its mirror
 image), so that a seed's noise lands where the decoders work (the piece the prototype lacked). The
 default kernel prior stores those latents (seconds; the autoencoder gets the whole time budget); the
@@ -64,6 +66,7 @@ from trainer.losses import (
     generator_loss,
     reconstruction_loss,
 )
+from trainer.redraw import LATENT_LR, NOISE_REACH, LatentTable, on_sphere
 from trainer.sheets import contact_sheet
 from trainer.state import load_state, peek_run, save_state
 from trainer.threads import ThreadTuner
@@ -213,17 +216,21 @@ class Trainer:
         self.model_cfg = model_cfg
         self.model = model.to(self.device)
         ae_params = [p for n, p in self.model.named_parameters() if not n.startswith("prior.")]
-        if c.init and c.finetune == "captions-prior":
+        # with --init, --finetune may freeze parts of the autoencoder: these are the parts it trains
+        finetuned = {"captions-prior": ("captioner.",), "decoder-prior": ("decoder.",)}
+        trained = finetuned.get(c.finetune) if c.init else None
+        if trained:
             for n, p in self.model.named_parameters():
-                if n.startswith(("encoder.", "decoder.")):
+                if not n.startswith(("prior.", *trained)):
                     p.requires_grad_(False)
-            ae_params = list(self.model.captioner.parameters())
+            ae_params = [p for n, p in self.model.named_parameters() if n.startswith(trained)]
         self.opt_ae = torch.optim.AdamW(ae_params, lr=c.lr, weight_decay=0.01, betas=(0.9, 0.99))
         self.kernel_prior = isinstance(self.model.prior, KernelPrior)
         self.optimizers = {"ae": self.opt_ae}
         # the adversarial edge critic: trained beside the decoder, never saved in the model file
         self.disc, self._adv_w = None, None
-        if c.adv_weight > 0 and not (c.init and c.finetune == "captions-prior"):
+        self.captions_only = bool(c.init and c.finetune == "captions-prior")
+        if c.adv_weight > 0 and not self.captions_only:
             torch.manual_seed(c.seed + 1)
             self.disc = PatchDiscriminator().to(self.device)
             self.optimizers["disc"] = self.opt_disc = torch.optim.AdamW(
@@ -233,8 +240,17 @@ class Trainer:
             self.optimizers["prior"] = self.opt_prior = torch.optim.AdamW(
                 self.model.prior.parameters(), lr=c.prior_lr, weight_decay=0.0)
         self.prior_ema = copy.deepcopy(self.model.prior).requires_grad_(False)
+        # the latents --finetune decoder-prior trains with the decoder, then stores in the kernel prior
+        self.table = None
+        if c.init and c.finetune == "decoder-prior":
+            if not self.kernel_prior:
+                raise TrainerError("--finetune decoder-prior trains the latents a kernel prior stores: "
+                                   "it needs --prior kernel")
+            if self.dist.world > 1:
+                raise TrainerError("--finetune decoder-prior runs in one process (each stored latent is "
+                                   "updated where its drawing is drawn); start it without torchrun")
+            self.table = LatentTable(model_cfg.prior_bank, model_cfg.latent_dim).to(self.device)
         # with the image autoencoder frozen only the caption decoder learns: it reads latents encoded once
-        self.captions_only = bool(c.init and c.finetune == "captions-prior")
         self.stage_ae = CaptionStage(self.model) if self.captions_only else StageOne(self.model)
         if self.dist.world > 1:
             self.ddp_ae = nn.parallel.DistributedDataParallel(self.stage_ae)
@@ -246,7 +262,8 @@ class Trainer:
 
     # ---- checkpoints -------------------------------------------------------------------------
     def _modules(self):
-        return {"model": self.model, "prior_ema": self.prior_ema, **({"disc": self.disc} if self.disc else {})}
+        return {"model": self.model, "prior_ema": self.prior_ema, **({"disc": self.disc} if self.disc else {}),
+                **({"table": self.table} if self.table is not None else {})}
 
     def save(self):
         if self.dist.main:
@@ -294,13 +311,15 @@ class Trainer:
         return Engine(model, self.tokenizer, ModelInfo(None, self.model_cfg), "cpu")
 
     # ---- the loop ----------------------------------------------------------------------------
-    def batches(self, stage: str, batch: int):
-        """Endless (indices) batches: a fresh permutation per epoch from (seed, stage, epoch), rank-strided."""
+    def batches(self, stage: str, batch: int, pool: np.ndarray | None = None):
+        """Endless batches of `pool` (default: the training items' indices): a fresh permutation per epoch
+        from (seed, stage, epoch), rank-strided."""
+        pool = self.train_idx if pool is None else pool
         epoch = 0
-        n = len(self.train_idx)
+        n = len(pool)
         while True:
             rng = np.random.default_rng([self.config.seed, STAGES.index(stage), epoch])
-            perm = self.train_idx[rng.permutation(n)]
+            perm = pool[rng.permutation(n)]
             per_rank = perm[self.dist.rank::self.dist.world]
             for i in range(0, len(per_rank) - batch + 1 if len(per_rank) >= batch else 1, batch):
                 yield torch.from_numpy(per_rank[i:i + batch])
@@ -362,6 +381,8 @@ class Trainer:
     def train_autoencoder(self):
         if self.captions_only:
             return self.train_captions()
+        if self.table is not None:
+            return self.train_redraw()
         model, c = self.model, self.config
         model.train()
         it = self.batches("autoencoder", c.batch_size)
@@ -378,33 +399,41 @@ class Trainer:
                 recon, logits = self.ddp_ae(x, tokens)
             rec = reconstruction_loss(recon, x, c.edge_weight)
             cap = caption_loss(logits, tokens, has_cap, pad)
-            loss = rec + c.caption_weight * cap
-            # ranks decide together: one switching the critic on alone would mismatch DDP's collectives
-            adv_on = self.disc is not None and self.dist.any(
-                adversarial_started(c.adv_start, i, steps, elapsed, seconds), self.device)
-            losses = {}
+            adv_on = self.adversarial_on(i, steps, elapsed, seconds)
+            adv, losses = self.adversarial_loss(rec, recon, i) if adv_on else (0.0, {})
+            self.update_autoencoder(rec + c.caption_weight * cap + adv, cosine_lr(c.lr, i, steps, elapsed, seconds))
             if adv_on:
-                self.disc.requires_grad_(False)
-                with autocast(self.device, self.precision):
-                    g_adv = generator_loss(self.ddp_disc(recon).float())
-                # the adaptive weight needs extra autograd passes (DDP's reducer allows none): refreshed
-                # every ADV_WEIGHT_EVERY steps, it drifts slowly
-                if self.dist.world == 1 and (self._adv_w is None or i % ADV_WEIGHT_EVERY == 0):
-                    self._adv_w = adaptive_weight(rec, g_adv, self.model.decoder.conv[-1].weight)
-                loss = loss + c.adv_weight * (self._adv_w if self._adv_w is not None else 1.0) * g_adv
-                losses["adv"] = g_adv.item()
-            self.update_autoencoder(loss, cosine_lr(c.lr, i, steps, elapsed, seconds))
-            if adv_on:
-                self.disc.requires_grad_(True)
-                with autocast(self.device, self.precision):
-                    d_loss = discriminator_loss(self.ddp_disc(x).float(), self.ddp_disc(recon.detach()).float())
-                self.opt_disc.zero_grad(set_to_none=True)
-                d_loss.backward()
-                self.opt_disc.step()
-                losses["disc"] = d_loss.item()
+                losses["disc"] = self.critic_step(x, recon)
             return {"rec": rec.item(), "cap": cap.item(), **losses}
 
         return step
+
+    def adversarial_on(self, step: int, steps: int, elapsed: float, seconds: float) -> bool:
+        # ranks decide together: one switching the critic on alone would mismatch DDP's collectives
+        return self.disc is not None and self.dist.any(
+            adversarial_started(self.config.adv_start, step, steps, elapsed, seconds), self.device)
+
+    def adversarial_loss(self, rec: torch.Tensor, recon: torch.Tensor, step: int) -> tuple[torch.Tensor, dict]:
+        """The decoder's adversarial term (weighted) for this step, and its raw value for the log."""
+        self.disc.requires_grad_(False)
+        with autocast(self.device, self.precision):
+            g_adv = generator_loss(self.ddp_disc(recon).float())
+        # the adaptive weight needs extra autograd passes (DDP's reducer allows none): refreshed
+        # every ADV_WEIGHT_EVERY steps, it drifts slowly
+        if self.dist.world == 1 and (self._adv_w is None or step % ADV_WEIGHT_EVERY == 0):
+            self._adv_w = adaptive_weight(rec, g_adv, self.model.decoder.conv[-1].weight)
+        weight = self.config.adv_weight * (self._adv_w if self._adv_w is not None else 1.0)
+        return weight * g_adv, {"adv": g_adv.item()}
+
+    def critic_step(self, real: torch.Tensor, recon: torch.Tensor) -> float:
+        """One step of the critic on real tones against this step's (detached) redraws; its loss."""
+        self.disc.requires_grad_(True)
+        with autocast(self.device, self.precision):
+            d_loss = discriminator_loss(self.ddp_disc(real).float(), self.ddp_disc(recon.detach()).float())
+        self.opt_disc.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_disc.step()
+        return d_loss.item()
 
     def train_captions(self):
         """Stage 1 of --finetune captions-prior. The encoder is frozen, so each training image's latent and
@@ -440,6 +469,51 @@ class Trainer:
 
         return step
 
+    def train_redraw(self):
+        """Stage 1 of --finetune decoder-prior (trainer/redraw.py). The table starts as the encoder's latents
+        of the drawings the prior keeps (encoded once; that time counts in the budget); a step draws a batch
+        of rows with noise up to NOISE_REACH prior bandwidths and moves the decoder and those rows."""
+        c, table = self.config, self.table
+        if not bool(table.filled):  # (on resume the rows come from the checkpoint)
+            t0 = time.time()
+            best, z, z_mirror = self.drawable(c.prior_keep)
+            items = torch.from_numpy(self.train_idx)[best]
+            mirrored = [z_mirror] if c.prior_mirror else []
+            table.fill(torch.cat([z, *mirrored]), items.repeat(1 + len(mirrored)).to(self.device),
+                       torch.arange(len(table.latents), device=self.device) >= len(z))
+            self.run["elapsed"]["autoencoder"] += time.time() - t0
+        reach = NOISE_REACH * self.model_cfg.prior_bandwidth
+        self.model.train()
+        it = self.batches("autoencoder", c.batch_size, np.arange(len(table.latents)))
+        pad = self.tokenizer.pad
+
+        def step(i, steps, seconds, elapsed):
+            rows = next(it).to(self.device)
+            items = table.items[rows].cpu()
+            x = self.tones[items].float().div(255).unsqueeze(1).to(self.device)
+            x = torch.where(table.mirrored[rows].view(-1, 1, 1, 1), x.flip(-1), x)
+            u = table.latents[rows].clone().requires_grad_(True)
+            z = on_sphere(u)
+            sigma = reach * torch.rand(len(rows), 1, device=self.device)
+            zn = z + sigma * table.spread * torch.randn_like(z)
+            tokens = self.tokens[items].to(self.device)
+            with autocast(self.device, self.precision):
+                recon = self.model.decoder(zn)
+                # the frozen caption decoder pulls each latent towards its words, as it pulls the encoder
+                logits = self.model.captioner(grad_scaled(zn, CAPTION_GRAD_TO_ENCODER), tokens[:, :-1])
+            rec = reconstruction_loss(recon, x, c.edge_weight)
+            cap = caption_loss(logits, tokens, self.captioned[items].to(self.device), pad)
+            adv_on = self.adversarial_on(i, steps, elapsed, seconds)
+            adv, losses = self.adversarial_loss(rec, recon, i) if adv_on else (0.0, {})
+            self.update_autoencoder(rec + c.caption_weight * cap + adv, cosine_lr(c.lr, i, steps, elapsed, seconds))
+            # the losses are batch means: a row's own gradient is len(rows) times its share
+            table.adam_step(rows, u.grad * len(rows), cosine_lr(LATENT_LR, i, steps, elapsed, seconds))
+            if adv_on:
+                losses["disc"] = self.critic_step(x, recon)
+            return {"rec": rec.item(), "cap": cap.item(), **losses}
+
+        return step
+
     def update_autoencoder(self, loss: torch.Tensor, lr: float) -> None:
         """One optimizer step of stage 1 (either kind): at `lr`, gradients clipped to norm 1."""
         for g in self.opt_ae.param_groups:
@@ -465,13 +539,13 @@ class Trainer:
         """Latents of every training image and its mirror image."""
         return torch.cat([z for _, z_img, z_mirror in self.encoded_chunks() for z in (z_img, z_mirror)]).float()
 
-    def drawable_latents(self, keep: float) -> torch.Tensor:
-        """Latents of the share `keep` of training images that the decoder redraws most faithfully (and of
-        their mirror images with --prior-mirror). Faithful means keeping the image's edges: the ratio of the
-        redrawing's edge sharpness to the image's. Pictures whose redrawing goes soft (shaded colour
-        drawings, intricate line work, lettering) come back as blobs, and a seed that lands on one shows a
-        caption it does not draw; the plain reconstruction error ranks them worse (white paper rewards
-        blur)."""
+    def drawable(self, keep: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The share `keep` of training images that the decoder redraws most faithfully, as positions in
+        train_idx, with their latents and their mirror images' latents. Faithful means keeping the image's
+        edges: the ratio of the redrawing's edge sharpness to the image's. Pictures whose redrawing goes soft
+        (shaded colour drawings, intricate line work, lettering) come back as blobs, and a seed that lands
+        on one shows a caption it does not draw; the plain reconstruction error ranks them worse (white
+        paper rewards blur)."""
         z, z_mirror, kept_edges = [], [], []
         for x, z_img, z_mir in self.encoded_chunks():
             with torch.no_grad():
@@ -480,13 +554,21 @@ class Trainer:
             z.append(z_img)
             z_mirror.append(z_mir)
         best = torch.cat(kept_edges).argsort(descending=True, stable=True)[: kept_count(len(self.train_idx), keep)]
-        mirrored = [torch.cat(z_mirror)[best]] if self.config.prior_mirror else []
-        return torch.cat([torch.cat(z)[best], *mirrored]).float()
+        return best.cpu(), torch.cat(z)[best].float(), torch.cat(z_mirror)[best].float()
+
+    def drawable_latents(self, keep: float) -> torch.Tensor:
+        """The kernel prior's latents: those of drawable(keep), and their mirror images' with --prior-mirror."""
+        _, z, z_mirror = self.drawable(keep)
+        return torch.cat([z, z_mirror]) if self.config.prior_mirror else z
 
     def fit_kernel_prior(self):
-        """The kernel prior has nothing to learn: it stores the encoder's latents (seconds)."""
+        """The kernel prior has nothing to learn: it stores the encoder's latents (seconds), or with
+        --finetune decoder-prior the latents trained with the decoder."""
         t0 = time.time()
-        self.model.prior.fit(self.drawable_latents(self.config.prior_keep))
+        if self.table is not None:
+            self.model.prior.fit(on_sphere(self.table.latents))
+        else:
+            self.model.prior.fit(self.drawable_latents(self.config.prior_keep))
         self.prior_ema.load_state_dict(self.model.prior.state_dict())
         self.run["elapsed"]["prior"] = time.time() - t0
         self.run.setdefault("steps_done", {})["prior"] = 1  # one fit
@@ -642,8 +724,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="checkpoints and sample grids (default: OUT without suffix + '.run')")
     p.add_argument("--preset", choices=["tiny", "default", "large"])
     p.add_argument("--init", help="start from this model (fine-tuning)")
-    p.add_argument("--finetune", choices=["all", "captions-prior", "prior-only"],
-                   help="with --init: what to train (captions-prior keeps the image autoencoder)")
+    p.add_argument("--finetune", choices=["all", "captions-prior", "decoder-prior", "prior-only"],
+                   help="with --init: what to train (captions-prior keeps the image autoencoder; decoder-prior "
+                        "trains the image decoder with the latents the kernel prior stores, so seeds draw "
+                        "crisply within the prior's spread)")
     p.add_argument("--time-budget", type=parse_duration,
                    help="e.g. 60m: all to the autoencoder with the kernel prior; 80%%/20%% with the MLP prior")
     p.add_argument("--steps", type=int, help="autoencoder steps (with or without a time budget)")

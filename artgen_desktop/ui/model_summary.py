@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
 
 from .bridge import ModelDescription
 
-FINETUNE_WORDS = {"all": "all of it", "captions-prior": "the captions and the prior", "prior-only": "the prior only"}
+FINETUNE_WORDS = {"all": "all of it", "captions-prior": "the captions and the prior",
+                  "decoder-prior": "the image decoder and the prior", "prior-only": "the prior only"}
 CAPTION_MODES = {"captions": "the dataset's own captions"}
 MAX_CHAIN = 8  # fine-tunes of fine-tunes: how far back the history is followed
 
