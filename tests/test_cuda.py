@@ -55,3 +55,16 @@ def test_cuda_training_with_bf16_autocast(tmp_path, shapes_dataset):
     assert info.summary["steps"]["autoencoder"] == 40
     results = Engine.load(out, device="cpu").generate([0, 1])
     assert all(r.caption for r in results)
+
+
+def test_cuda_decoder_prior_fine_tune(tmp_path, shapes_dataset):
+    """--finetune decoder-prior on the GPU: the latent table lives there and the model loads anywhere."""
+    from trainer.train import main as train_main
+    base, tuned = tmp_path / "base.safetensors", tmp_path / "tuned.safetensors"
+    common = ["--batch-size", "16", "--device", "cuda", "--quiet", "--tone-cache", str(tmp_path / "cache")]
+    assert train_main([str(shapes_dataset), "--out", str(base), "--preset", "tiny", "--steps", "20", *common]) == 0
+    assert train_main([str(shapes_dataset), "--out", str(tuned), "--init", str(base), "--finetune", "decoder-prior",
+                       "--steps", "20", "--adv-start", "0", *common]) == 0
+    info, _ = read_info(tuned)
+    assert info.summary["finetune"] == "decoder-prior" and info.summary["steps"]["autoencoder"] == 20
+    assert all(r.caption for r in Engine.load(tuned, device="cpu").generate([0, 1]))
