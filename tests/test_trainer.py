@@ -328,8 +328,8 @@ def test_decoder_prior_fine_tune_trains_the_decoder_with_the_latents_the_prior_s
     assert decoder and all(not before[k].equal(after[k]) for k in decoder if k.endswith("weight"))
     stored = [after["prior.bank"] * after["prior.latent_std"] + after["prior.latent_mean"],
               refitted["prior.bank"] * refitted["prior.latent_std"] + refitted["prior.latent_mean"]]
-    assert stored[0].shape == stored[1].shape  # the same drawings, in the same order
-    assert (stored[0] - stored[1]).norm(dim=1).min() > 1e-3  # every stored latent was trained
+    assert stored[0].shape == stored[1].shape  # as many drawings; every stored latent moved
+    assert (stored[0] - stored[1]).norm(dim=1).min() > 1e-3
     assert read_info(tuned)[0].summary["finetune"] == "decoder-prior"
 
 
@@ -339,7 +339,7 @@ def test_the_latent_table_starts_from_the_kept_drawings_and_each_step_draws_its_
     exactly the tones of its rows, so a row's latent only ever learns its own drawing."""
     import torch
 
-    from trainer.redraw import on_sphere
+    from artgen_desktop.engine.model import on_sphere
     from trainer.train import Dist, Trainer
 
     base = tmp_path / "base.safetensors"
@@ -370,6 +370,8 @@ def test_the_latent_table_starts_from_the_kept_drawings_and_each_step_draws_its_
     assert torch.equal(targets[0], tones[rows])
     changed = (table.latents != before).any(1)
     assert changed[rows].all() and changed.sum() == len(rows)
+    trainer.fit_kernel_prior()  # stage 2 stores the rows as they are
+    assert torch.allclose(trainer.model.prior.bank, trainer.model.prior.normalise(table.latents))
 
 
 def test_latent_table_adam_matches_torch_adam_on_the_rows_it_updates():
@@ -377,7 +379,8 @@ def test_latent_table_adam_matches_torch_adam_on_the_rows_it_updates():
     that row alone for the same gradients, ends (kept on the sphere after each step)."""
     import torch
 
-    from trainer.redraw import LatentTable, on_sphere
+    from artgen_desktop.engine.model import on_sphere
+    from trainer.redraw import LatentTable
 
     torch.manual_seed(0)
     table = LatentTable(4, 6)
@@ -396,13 +399,35 @@ def test_latent_table_adam_matches_torch_adam_on_the_rows_it_updates():
     assert table.updates.tolist() == [3, 2, 1, 1]
 
 
-def test_decoder_prior_needs_a_kernel_prior(tmp_path, shapes_dataset, capsys):
+def test_decoder_prior_refuses_what_it_cannot_train(tmp_path, shapes_dataset, capsys):
+    """An MLP prior (nothing stored to train), new caption words (their embeddings would stay random in the
+    frozen caption decoder) and torchrun (rows updated per process) are refused with what to do instead."""
+    import json
+    import shutil
+
+    from trainer.errors import TrainerError
+    from trainer.train import Dist, Trainer
+
     base = tmp_path / "base.safetensors"
     common = ["--quiet", "--tone-cache", str(tmp_path / "cache"), "--no-adapt-threads"]
     assert train_main([str(shapes_dataset), "--out", str(base), "--preset", "tiny", "--steps", "5", *common]) == 0
-    code = train_main([str(shapes_dataset), "--out", str(tmp_path / "t.safetensors"), "--init", str(base),
-                       "--finetune", "decoder-prior", "--prior", "mlp", "--steps", "5", *common])
-    assert code != 0 and "--finetune decoder-prior" in capsys.readouterr().err
+    tune = ["--out", str(tmp_path / "t.safetensors"), "--init", str(base), "--finetune", "decoder-prior",
+            "--steps", "5", *common]
+    with pytest.raises(SystemExit) as e:
+        train_main([str(shapes_dataset), *tune, "--prior", "mlp"])
+    assert e.value.code == 2 and "needs --prior kernel" in capsys.readouterr().err
+    renamed = tmp_path / "renamed"  # (a copy: the shapes dataset is shared by the session's tests)
+    shutil.copytree(shapes_dataset, renamed)
+    rows = [json.loads(line) for line in (renamed / "metadata.jsonl").read_text().splitlines()]
+    rows[0]["text"] = "A purple rhombus."
+    (renamed / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert train_main([str(renamed), *tune]) == 2
+    err = capsys.readouterr().err
+    assert "2 words the model does not know (purple, rhombus)" in err and "captions-prior" in err
+    assert not (tmp_path / "t.safetensors").exists()
+    args = build_parser().parse_args([str(shapes_dataset), *tune])
+    with pytest.raises(TrainerError, match="without torchrun"):
+        Trainer(TrainConfig(**vars(args)).resolved(), Dist(rank=0, world=2))
 
 
 def test_decoder_prior_checkpoint_carries_the_latent_table(tmp_path, shapes_dataset):
@@ -424,6 +449,7 @@ def test_decoder_prior_checkpoint_carries_the_latent_table(tmp_path, shapes_data
     first.save()
     again = Trainer(TrainConfig(**vars(build_parser().parse_args(argv + ["--resume"]))).resolved(), Dist())
     assert not bool(again.table.filled) and again.resume() and bool(again.table.filled)
+    again.train_autoencoder()  # goes on with the rows it was given, never refilled from the encoder
     for name in ("latents", "items", "mirrored", "moment1", "moment2", "updates", "spread"):
         assert torch.equal(getattr(again.table, name), getattr(first.table, name)), name
     assert again.table.updates.sum() == 3 * 8

@@ -61,6 +61,9 @@ class TrainConfig:
             raise ValueError("--prior-keep must be above 0 and at most 1")
         if not (self.edge_weight >= 0 and self.adv_weight >= 0):  # (also refuses nan)
             raise ValueError("--edge-weight and --adv-weight must be 0 or more")
+        if self.finetune == "decoder-prior" and self.prior != "kernel":
+            raise ValueError("--finetune decoder-prior trains the latents a kernel prior stores: "
+                             "it needs --prior kernel")
         if not 0 <= self.adv_start <= 1:
             raise ValueError("--adv-start must be between 0 and 1 (a share of the autoencoder stage)")
 

@@ -6,7 +6,8 @@ single pass also loses detail the decoder could draw (a latent moved by gradient
 drawing's reconstruction redraws it more faithfully). This stage fixes both at once: each stored latent
 is a free row of a table, and every step moves the decoder and a batch of rows on the reconstruction of
 the rows' drawings from latents with noise as far as the prior strays. The caption decoder is frozen and
-reads the same noisy latents, so a row keeps its words.
+reads the same noisy latents, so a row keeps its words (the mode refuses a dataset with words the
+model does not know: their embeddings would stay random).
 
 A row is updated only when its drawing is in the batch, so each row has its own Adam moments and step
 count (a shared optimizer would keep moving idle rows on stale momentum).
@@ -17,19 +18,17 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from artgen_desktop.engine.model import on_sphere
+
 LATENT_LR = 0.1  # Adam on a stored latent, in units of the latent's RMS (1), at the peak of the schedule
 NOISE_REACH = 1.25  # training noise reaches this many prior bandwidths: variety up to 1.25 stays drawn
 ADAM_BETAS = (0.9, 0.999)
 
 
-def on_sphere(u: torch.Tensor) -> torch.Tensor:
-    """u scaled to RMS 1 per row, as the encoder's latents are (ImageEncoder)."""
-    return u * torch.rsqrt(u.pow(2).mean(dim=1, keepdim=True) + 1e-6)
-
-
 class LatentTable(nn.Module):
-    """rows stored latents: latents[r] draws item items[r] (mirrored where mirrored[r]). Everything is a
-    buffer, so a checkpoint carries the rows, their optimizer moments and whether they were filled."""
+    """rows stored latents, on the encoder's sphere: latents[r] draws item items[r] (mirrored where
+    mirrored[r]). Everything is a buffer, so a checkpoint carries the rows, their optimizer moments and
+    whether they were filled."""
 
     def __init__(self, rows: int, latent_dim: int):
         super().__init__()

@@ -9,8 +9,9 @@ the caption loss reaches the encoder scaled down, which makes the latent carry w
 With --finetune captions-prior the image side is frozen and stage 1 trains the caption decoder alone;
 with --finetune decoder-prior it trains the image decoder together with the latents the kernel prior
 will store (trainer/redraw.py), the encoder and caption decoder frozen.
-Stage 2 "prior": the prior is fitted to the encoder's latents of every training image (and its mirror
-image), so that a seed's noise lands where the decoders work (the piece the prototype lacked). The
+Stage 2 "prior": the prior is fitted to the encoder's latents of the training images (and their mirror
+images; --prior-keep keeps those redrawn best; decoder-prior's trained latents instead), so that a seed's
+noise lands where the decoders work (the piece the prototype lacked). The
 default kernel prior stores those latents (seconds; the autoencoder gets the whole time budget); the
 MLP prior (--prior mlp) learns a flow-matching velocity field, with EMA weights.
 
@@ -53,7 +54,7 @@ from artgen_desktop.engine import (
     save_checkpoint,
 )
 from artgen_desktop.engine.errors import ModelFileError
-from artgen_desktop.engine.model import KernelPrior
+from artgen_desktop.engine.model import KernelPrior, on_sphere
 from trainer.config import TrainConfig
 from trainer.data import load_tones, refuse_empty, scan_folder
 from trainer.errors import TrainerError, TrainingDiverged
@@ -66,7 +67,7 @@ from trainer.losses import (
     generator_loss,
     reconstruction_loss,
 )
-from trainer.redraw import LATENT_LR, NOISE_REACH, LatentTable, on_sphere
+from trainer.redraw import LATENT_LR, NOISE_REACH, LatentTable
 from trainer.sheets import contact_sheet
 from trainer.state import load_state, peek_run, save_state
 from trainer.threads import ThreadTuner
@@ -129,6 +130,9 @@ class Trainer:
         self.run_dir = Path(config.run_dir)
         self.state_path = self.run_dir / "state.safetensors"
         self.stop_requested = False
+        if config.init and config.finetune == "decoder-prior" and dist_info.world > 1:
+            raise TrainerError("--finetune decoder-prior runs in one process (each stored latent is updated "
+                               "where its drawing is drawn); start it without torchrun")
         self._prepare_data()
         self._build_model()
 
@@ -168,6 +172,10 @@ class Trainer:
             known = set(self.init_tok.words)
             new = [w for w in Tokenizer.build(train_caps).words if w not in known]
             self.tokenizer = Tokenizer(self.init_tok.words + new)
+            if new and c.finetune == "decoder-prior":
+                raise TrainerError(f"--finetune decoder-prior keeps the caption decoder as it is, and the dataset's "
+                                   f"captions use {len(new)} words the model does not know ({', '.join(new[:5])}"
+                                   f"{', …' if len(new) > 5 else ''}): fine-tune with captions-prior or all first")
         else:
             self.tokenizer = Tokenizer.build(train_caps)
         max_tok = (init_cfg or ModelConfig.preset(c.preset)).max_caption_tokens
@@ -243,12 +251,6 @@ class Trainer:
         # the latents --finetune decoder-prior trains with the decoder, then stores in the kernel prior
         self.table = None
         if c.init and c.finetune == "decoder-prior":
-            if not self.kernel_prior:
-                raise TrainerError("--finetune decoder-prior trains the latents a kernel prior stores: "
-                                   "it needs --prior kernel")
-            if self.dist.world > 1:
-                raise TrainerError("--finetune decoder-prior runs in one process (each stored latent is "
-                                   "updated where its drawing is drawn); start it without torchrun")
             self.table = LatentTable(model_cfg.prior_bank, model_cfg.latent_dim).to(self.device)
         # with the image autoencoder frozen only the caption decoder learns: it reads latents encoded once
         self.stage_ae = CaptionStage(self.model) if self.captions_only else StageOne(self.model)
@@ -483,16 +485,17 @@ class Trainer:
                        torch.arange(len(table.latents), device=self.device) >= len(z))
             self.run["elapsed"]["autoencoder"] += time.time() - t0
         reach = NOISE_REACH * self.model_cfg.prior_bandwidth
+        items_of = table.items.cpu()  # the tones and captions stay on the CPU
         self.model.train()
         it = self.batches("autoencoder", c.batch_size, np.arange(len(table.latents)))
         pad = self.tokenizer.pad
 
         def step(i, steps, seconds, elapsed):
             rows = next(it).to(self.device)
-            items = table.items[rows].cpu()
+            items = items_of[rows.cpu()]
             x = self.tones[items].float().div(255).unsqueeze(1).to(self.device)
             x = torch.where(table.mirrored[rows].view(-1, 1, 1, 1), x.flip(-1), x)
-            u = table.latents[rows].clone().requires_grad_(True)
+            u = table.latents[rows].requires_grad_(True)  # (indexing copies: a leaf of its own)
             z = on_sphere(u)
             sigma = reach * torch.rand(len(rows), 1, device=self.device)
             zn = z + sigma * table.spread * torch.randn_like(z)
@@ -506,8 +509,8 @@ class Trainer:
             adv_on = self.adversarial_on(i, steps, elapsed, seconds)
             adv, losses = self.adversarial_loss(rec, recon, i) if adv_on else (0.0, {})
             self.update_autoencoder(rec + c.caption_weight * cap + adv, cosine_lr(c.lr, i, steps, elapsed, seconds))
-            # the losses are batch means: a row's own gradient is len(rows) times its share
-            table.adam_step(rows, u.grad * len(rows), cosine_lr(LATENT_LR, i, steps, elapsed, seconds))
+            # (Adam ignores the gradient's scale: the batch mean's gradient serves as each row's own)
+            table.adam_step(rows, u.grad, cosine_lr(LATENT_LR, i, steps, elapsed, seconds))
             if adv_on:
                 losses["disc"] = self.critic_step(x, recon)
             return {"rec": rec.item(), "cap": cap.item(), **losses}
@@ -566,7 +569,7 @@ class Trainer:
         --finetune decoder-prior the latents trained with the decoder."""
         t0 = time.time()
         if self.table is not None:
-            self.model.prior.fit(on_sphere(self.table.latents))
+            self.model.prior.fit(self.table.latents)
         else:
             self.model.prior.fit(self.drawable_latents(self.config.prior_keep))
         self.prior_ema.load_state_dict(self.model.prior.state_dict())
@@ -726,8 +729,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", help="start from this model (fine-tuning)")
     p.add_argument("--finetune", choices=["all", "captions-prior", "decoder-prior", "prior-only"],
                    help="with --init: what to train (captions-prior keeps the image autoencoder; decoder-prior "
-                        "trains the image decoder with the latents the kernel prior stores, so seeds draw "
-                        "crisply within the prior's spread)")
+                        "trains the image decoder with the latents the kernel prior stores, on noise as far "
+                        "as seeds stray from them)")
     p.add_argument("--time-budget", type=parse_duration,
                    help="e.g. 60m: all to the autoencoder with the kernel prior; 80%%/20%% with the MLP prior")
     p.add_argument("--steps", type=int, help="autoencoder steps (with or without a time budget)")

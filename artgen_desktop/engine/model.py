@@ -124,6 +124,12 @@ def in_row_blocks(x: torch.Tensor, fn) -> torch.Tensor:
     return out[:n].reshape(*x.shape[:-1], out.shape[-1])
 
 
+def on_sphere(z: torch.Tensor) -> torch.Tensor:
+    """z scaled to RMS 1 per row: where latents live, so training noise has a fixed meaning and the prior
+    a bounded target."""
+    return z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + 1e-6)
+
+
 def _norm(channels: int) -> nn.GroupNorm:
     return nn.GroupNorm(min(8, channels // 4) or 1, channels)
 
@@ -148,8 +154,7 @@ class ImageEncoder(nn.Module):
     def forward(self, tone: torch.Tensor) -> torch.Tensor:
         h = self.conv(tone * 2 - 1)
         z = self.to_latent(h).flatten(1) if hasattr(self, "to_latent") else self.fc(h.flatten(1))
-        # latents live on a sphere of RMS 1: training noise has a fixed meaning and the prior a bounded target
-        return z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + 1e-6)
+        return on_sphere(z)
 
 
 class ImageDecoder(nn.Module):
