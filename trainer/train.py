@@ -400,15 +400,22 @@ class Trainer:
             with autocast(self.device, self.precision):
                 recon, logits = self.ddp_ae(x, tokens)
             rec = reconstruction_loss(recon, x, c.edge_weight)
-            cap = caption_loss(logits, tokens, has_cap, pad)
-            adv_on = self.adversarial_on(i, steps, elapsed, seconds)
-            adv, losses = self.adversarial_loss(rec, recon, i) if adv_on else (0.0, {})
-            self.update_autoencoder(rec + c.caption_weight * cap + adv, cosine_lr(c.lr, i, steps, elapsed, seconds))
-            if adv_on:
-                losses["disc"] = self.critic_step(x, recon)
-            return {"rec": rec.item(), "cap": cap.item(), **losses}
+            return self.drawing_update(x, recon, rec, caption_loss(logits, tokens, has_cap, pad),
+                                       i, steps, elapsed, seconds)
 
         return step
+
+    def drawing_update(self, x: torch.Tensor, recon: torch.Tensor, rec: torch.Tensor, cap: torch.Tensor,
+                       i: int, steps: int, elapsed: float, seconds: float) -> dict[str, float]:
+        """The end of a step that draws (x redrawn as recon, with losses rec and cap): the adversarial term
+        once the critic is on, one update of what stage 1 trains, then the critic's own step. The losses."""
+        adv_on = self.adversarial_on(i, steps, elapsed, seconds)
+        adv, losses = self.adversarial_loss(rec, recon, i) if adv_on else (0.0, {})
+        self.update_autoencoder(rec + self.config.caption_weight * cap + adv,
+                                cosine_lr(self.config.lr, i, steps, elapsed, seconds))
+        if adv_on:
+            losses["disc"] = self.critic_step(x, recon)
+        return {"rec": rec.item(), "cap": cap.item(), **losses}
 
     def adversarial_on(self, step: int, steps: int, elapsed: float, seconds: float) -> bool:
         # ranks decide together: one switching the critic on alone would mismatch DDP's collectives
@@ -506,14 +513,10 @@ class Trainer:
                 logits = self.model.captioner(grad_scaled(zn, CAPTION_GRAD_TO_ENCODER), tokens[:, :-1])
             rec = reconstruction_loss(recon, x, c.edge_weight)
             cap = caption_loss(logits, tokens, self.captioned[items].to(self.device), pad)
-            adv_on = self.adversarial_on(i, steps, elapsed, seconds)
-            adv, losses = self.adversarial_loss(rec, recon, i) if adv_on else (0.0, {})
-            self.update_autoencoder(rec + c.caption_weight * cap + adv, cosine_lr(c.lr, i, steps, elapsed, seconds))
+            losses = self.drawing_update(x, recon, rec, cap, i, steps, elapsed, seconds)
             # (Adam ignores the gradient's scale: the batch mean's gradient serves as each row's own)
             table.adam_step(rows, u.grad, cosine_lr(LATENT_LR, i, steps, elapsed, seconds))
-            if adv_on:
-                losses["disc"] = self.critic_step(x, recon)
-            return {"rec": rec.item(), "cap": cap.item(), **losses}
+            return losses
 
         return step
 
