@@ -3,7 +3,7 @@
 A seed lands within the kernel prior's bandwidth of a stored latent, not on it, and the jointly trained
 decoder was taught a smaller latent noise: there it draws softer than at the latent itself. The encoder's
 single pass also loses detail the decoder could draw (a latent moved by gradient descent on its own
-drawing's reconstruction redraws it more faithfully). This stage fixes both at once: each stored latent
+drawing's reconstruction redraws it more faithfully). This stage works on both at once: each stored latent
 is a free row of a table, and every step moves the decoder and a batch of rows on the reconstruction of
 the rows' drawings from latents with noise as far as the prior strays. The caption decoder is frozen and
 reads the same noisy latents, so a row keeps its words (the mode refuses a dataset with words the
