@@ -67,6 +67,11 @@ class TrainConfig:
         if not 0 <= self.adv_start <= 1:
             raise ValueError("--adv-start must be between 0 and 1 (a share of the autoencoder stage)")
 
+    @property
+    def tuned(self) -> str:
+        """What a run trains: --finetune with --init, else "all"."""
+        return self.finetune if self.init else "all"
+
     @classmethod
     def option_defaults(cls) -> dict:
         return {f.name: f.default for f in fields(cls)

@@ -130,7 +130,7 @@ class Trainer:
         self.run_dir = Path(config.run_dir)
         self.state_path = self.run_dir / "state.safetensors"
         self.stop_requested = False
-        if config.init and config.finetune == "decoder-prior" and dist_info.world > 1:
+        if config.tuned == "decoder-prior" and dist_info.world > 1:
             raise TrainerError("--finetune decoder-prior runs in one process (each stored latent is updated "
                                "where its drawing is drawn); start it without torchrun")
         self._prepare_data()
@@ -172,7 +172,7 @@ class Trainer:
             known = set(self.init_tok.words)
             new = [w for w in Tokenizer.build(train_caps).words if w not in known]
             self.tokenizer = Tokenizer(self.init_tok.words + new)
-            if new and c.finetune == "decoder-prior":
+            if new and c.tuned == "decoder-prior":
                 raise TrainerError(f"--finetune decoder-prior keeps the caption decoder as it is, and the dataset's "
                                    f"captions use {len(new)} words the model does not know ({', '.join(new[:5])}"
                                    f"{', …' if len(new) > 5 else ''}): fine-tune with captions-prior or all first")
@@ -226,7 +226,7 @@ class Trainer:
         ae_params = [p for n, p in self.model.named_parameters() if not n.startswith("prior.")]
         # with --init, --finetune may freeze parts of the autoencoder: these are the parts it trains
         finetuned = {"captions-prior": ("captioner.",), "decoder-prior": ("decoder.",)}
-        trained = finetuned.get(c.finetune) if c.init else None
+        trained = finetuned.get(c.tuned)
         if trained:
             for n, p in self.model.named_parameters():
                 if not n.startswith(("prior.", *trained)):
@@ -237,7 +237,7 @@ class Trainer:
         self.optimizers = {"ae": self.opt_ae}
         # the adversarial edge critic: trained beside the decoder, never saved in the model file
         self.disc, self._adv_w = None, None
-        self.captions_only = bool(c.init and c.finetune == "captions-prior")
+        self.captions_only = c.tuned == "captions-prior"
         if c.adv_weight > 0 and not self.captions_only:
             torch.manual_seed(c.seed + 1)
             self.disc = PatchDiscriminator().to(self.device)
@@ -250,7 +250,7 @@ class Trainer:
         self.prior_ema = copy.deepcopy(self.model.prior).requires_grad_(False)
         # the latents --finetune decoder-prior trains with the decoder, then stores in the kernel prior
         self.table = None
-        if c.init and c.finetune == "decoder-prior":
+        if c.tuned == "decoder-prior":
             self.table = LatentTable(model_cfg.prior_bank, model_cfg.latent_dim).to(self.device)
         # with the image autoencoder frozen only the caption decoder learns: it reads latents encoded once
         self.stage_ae = CaptionStage(self.model) if self.captions_only else StageOne(self.model)
@@ -498,8 +498,8 @@ class Trainer:
         pad = self.tokenizer.pad
 
         def step(i, steps, seconds, elapsed):
-            rows = next(it).to(self.device)
-            items = items_of[rows.cpu()]
+            picked = next(it)
+            rows, items = picked.to(self.device), items_of[picked]
             x = self.tones[items].float().div(255).unsqueeze(1).to(self.device)
             x = torch.where(table.mirrored[rows].view(-1, 1, 1, 1), x.flip(-1), x)
             u = table.latents[rows].requires_grad_(True)  # (indexing copies: a leaf of its own)
@@ -521,7 +521,7 @@ class Trainer:
         return step
 
     def update_autoencoder(self, loss: torch.Tensor, lr: float) -> None:
-        """One optimizer step of stage 1 (either kind): at `lr`, gradients clipped to norm 1."""
+        """One optimizer step of stage 1 (any kind): at `lr`, gradients clipped to norm 1."""
         for g in self.opt_ae.param_groups:
             g["lr"] = lr
         self.opt_ae.zero_grad(set_to_none=True)
