@@ -251,6 +251,49 @@ def test_train_config_is_the_command_lines_options_with_their_defaults():
         TrainConfig("d", "o", prior_keep=0)
 
 
+def test_prior_drawings_stores_exactly_the_listed_training_drawings(tmp_path, shapes_dataset, tiny_model_path,
+                                                                     capsys):
+    """A curated bank: the kernel prior stores the listed drawings (and their mirror images), those held out
+    or not in the dataset are left out, and a list that names no training drawing is refused."""
+    import torch
+
+    from trainer.train import Dist, Trainer
+
+    circles = sorted(p.name for p in shapes_dataset.glob("circle-*.png"))
+    listing = tmp_path / "bank.txt"
+    listing.write_text("# the circles\n" + "\n".join(circles) + "\n\n  not-in-the-dataset.png  \n")
+    common = ["--quiet", "--tone-cache", str(tmp_path / "cache"), "--no-adapt-threads"]
+    out = tmp_path / "circles.safetensors"
+    assert train_main([str(shapes_dataset), "--out", str(out), "--init", str(tiny_model_path), "--finetune",
+                       "prior-only", "--prior-drawings", str(listing), *common]) == 0
+    info, _ = read_info(out)
+    config = TrainConfig(str(shapes_dataset), str(tmp_path / "x.safetensors"), init=str(out), finetune="prior-only",
+                         prior_drawings=str(listing), tone_cache=str(tmp_path / "cache")).resolved()
+    trainer = Trainer(config, Dist())
+    stored = [trainer.items[trainer.train_idx[k]] for k in trainer.listed]
+    train_circles = [it for it in trainer.items if it.split == "train" and it.path.name.startswith("circle-")]
+    assert stored == train_circles and 0 < len(stored) <= len(circles)
+    assert info.config.prior_bank == 2 * len(stored) and info.summary["prior_drawings"] == {
+        "file": "bank.txt", "stored": len(stored)}
+    # the bank holds those drawings' latents and their mirror images' (the encoder is the model's own)
+    x = torch.stack([trainer.tones[trainer.train_idx[k]] for k in trainer.listed]).float().div(255).unsqueeze(1)
+    prior = Engine.load(out, device="cpu").model.prior
+    with torch.no_grad():
+        z = torch.cat([trainer.model.eval().encoder(x), trainer.model.encoder(x.flip(-1))])
+    assert torch.allclose(prior.normalise(z), prior.bank, atol=1e-4)
+
+    listing.write_text("not-in-the-dataset.png\n")
+    assert train_main([str(shapes_dataset), "--out", str(tmp_path / "none.safetensors"), "--init", str(out),
+                       "--finetune", "prior-only", "--prior-drawings", str(listing), *common]) == 2
+    assert "none of its 1 names is a training image" in capsys.readouterr().err
+    assert train_main([str(shapes_dataset), "--out", str(tmp_path / "none.safetensors"), "--init", str(out),
+                       "--finetune", "prior-only", "--prior-drawings", str(tmp_path), *common]) == 2
+    assert "--prior-drawings" in capsys.readouterr().err and not (tmp_path / "none.safetensors").exists()
+    for clash in ({"prior_keep": 0.7}, {"prior": "mlp"}):
+        with pytest.raises(ValueError, match="--prior-drawings"):
+            TrainConfig("d", "o", prior_drawings="bank.txt", **clash)
+
+
 @pytest.mark.parametrize("flags", [["--edge-weight", "-1"], ["--adv-weight", "nan"], ["--adv-start", "1.5"]])
 def test_bad_loss_settings_are_refused_before_anything_runs(tmp_path, flags, capsys):
     with pytest.raises(SystemExit) as e:

@@ -33,6 +33,7 @@ class TrainConfig:
     prior_lr: float = 1e-3
     prior: str = "kernel"
     prior_keep: float = 1.0
+    prior_drawings: str | None = None  # a list of the drawings the kernel prior stores (a curated bank)
     prior_mirror: bool = True
     prior_bandwidth: float = 0.3
     caption_weight: float = 0.5
@@ -59,6 +60,9 @@ class TrainConfig:
             raise ValueError("--prior-bandwidth must be above 0")
         if not 0 < self.prior_keep <= 1:
             raise ValueError("--prior-keep must be above 0 and at most 1")
+        if self.prior_drawings is not None and (self.prior != "kernel" or self.prior_keep != 1):
+            raise ValueError("--prior-drawings names the drawings a kernel prior stores: it needs --prior kernel, "
+                             "and not --prior-keep (both choose them)")
         if not (self.edge_weight >= 0 and self.adv_weight >= 0):  # (also refuses nan)
             raise ValueError("--edge-weight and --adv-weight must be 0 or more")
         if self.finetune == "decoder-prior" and self.prior != "kernel":

@@ -56,7 +56,7 @@ from artgen_desktop.engine import (
 from artgen_desktop.engine.errors import ModelFileError
 from artgen_desktop.engine.model import KernelPrior, on_sphere
 from trainer.config import TrainConfig
-from trainer.data import load_tones, refuse_empty, scan_folder
+from trainer.data import MAX_METADATA_BYTES, ImageLoadError, load_tones, read_regular, refuse_empty, scan_folder
 from trainer.errors import TrainerError, TrainingDiverged
 from trainer.events import CheckpointEvent, DoneEvent, Pacer, ProgressEvent, SampleEvent, to_line
 from trainer.losses import (
@@ -164,6 +164,7 @@ class Trainer:
         self.items = items
         self.tones = torch.from_numpy(tones)  # uint8 (N, S, S); 255 = white
         self.train_idx = np.array(train_idx)
+        self.listed = self._listed_drawings() if c.prior_drawings else None
         captions = [it.caption for it in items]
         self.has_captions = any(captions)
         train_caps = [captions[i] for i in train_idx if captions[i]]
@@ -186,12 +187,33 @@ class Trainer:
                 self.tokens[i, : len(ids)] = torch.tensor(ids)
         self.captioned = torch.tensor([bool(text) for text in captions])
 
+    def _listed_drawings(self) -> np.ndarray:
+        """--prior-drawings: the positions in train_idx of the drawings FILE lists (dataset-relative paths,
+        as metadata.jsonl names them). Listed drawings that are held out or missing are left out with a
+        count; a list that names none of the training drawings is refused."""
+        path = self.config.prior_drawings
+        try:
+            text = read_regular(Path(path), MAX_METADATA_BYTES, "a drawing list").decode("utf-8")
+        except (ImageLoadError, UnicodeDecodeError) as e:
+            raise TrainerError(f"--prior-drawings {path}: {e}") from None
+        names = {line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")}
+        root = Path(os.path.normpath(Path(self.config.dataset).expanduser()))
+        listed = [k for k, i in enumerate(self.train_idx) if self.items[i].path.relative_to(root).as_posix() in names]
+        if not listed:
+            raise TrainerError(f"--prior-drawings {path}: none of its {len(names)} names is a training image "
+                               f"of {self.config.dataset}")
+        if len(listed) < len(names):
+            log.info("--prior-drawings: %d of the %d listed drawings are not training images here (held out "
+                     "or not in the dataset)", len(names) - len(listed), len(names))
+        return np.array(listed)
+
     # ---- model -------------------------------------------------------------------------------
     def _build_model(self):
         c = self.config
         # the kernel prior stores every training image's latent (and its mirror image's, unless told not to)
         per_image = 2 if c.prior_mirror else 1
-        prior = {"prior_bank": per_image * kept_count(len(self.train_idx), c.prior_keep) if c.prior == "kernel" else 0,
+        stored = len(self.listed) if self.listed is not None else kept_count(len(self.train_idx), c.prior_keep)
+        prior = {"prior_bank": per_image * stored if c.prior == "kernel" else 0,
                  "prior_bandwidth": c.prior_bandwidth}
         if c.prior == "kernel":
             # its field is smooth: 4 Heun steps end a small fraction of a bandwidth from where 64 end, and
@@ -546,20 +568,25 @@ class Trainer:
         return torch.cat([z for _, z_img, z_mirror in self.encoded_chunks() for z in (z_img, z_mirror)]).float()
 
     def drawable(self, keep: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The share `keep` of training images that the decoder redraws most faithfully, as positions in
-        train_idx, with their latents and their mirror images' latents. Faithful means keeping the image's
+        """The drawings the kernel prior stores, as positions in train_idx, with their latents and their
+        mirror images' latents: those --prior-drawings lists, in training order, or else the share `keep`
+        of training images that the decoder redraws most faithfully. Faithful means keeping the image's
         edges: the ratio of the redrawing's edge sharpness to the image's. Pictures whose redrawing goes soft
         (shaded colour drawings, intricate line work, lettering) come back as blobs, and a seed that lands
         on one shows a caption it does not draw; the plain reconstruction error ranks them worse (white
         paper rewards blur)."""
         z, z_mirror, kept_edges = [], [], []
         for x, z_img, z_mir in self.encoded_chunks():
-            with torch.no_grad():
-                redrawn = self.model.decoder(z_img).float().clamp(0, 1)
-            kept_edges.append(edges_kept(x, redrawn))
+            if self.listed is None:
+                with torch.no_grad():
+                    redrawn = self.model.decoder(z_img).float().clamp(0, 1)
+                kept_edges.append(edges_kept(x, redrawn))
             z.append(z_img)
             z_mirror.append(z_mir)
-        best = torch.cat(kept_edges).argsort(descending=True, stable=True)[: kept_count(len(self.train_idx), keep)]
+        if self.listed is not None:
+            best = torch.from_numpy(self.listed)
+        else:
+            best = torch.cat(kept_edges).argsort(descending=True, stable=True)[: kept_count(len(self.train_idx), keep)]
         return best.cpu(), torch.cat(z)[best].float(), torch.cat(z_mirror)[best].float()
 
     def drawable_latents(self, keep: float) -> torch.Tensor:
@@ -644,6 +671,8 @@ class Trainer:
             "finetune": self.config.finetune if self.config.init else None,
             "prior": self.config.prior, "prior_bandwidth": self.config.prior_bandwidth if self.kernel_prior else None,
             "prior_keep": self.config.prior_keep if self.kernel_prior else None,
+            **({"prior_drawings": {"file": Path(self.config.prior_drawings).name, "stored": len(self.listed)}}
+               if self.listed is not None else {}),
             "prior_mirror": self.config.prior_mirror if self.kernel_prior else None,
             "losses": {"edge_weight": self.config.edge_weight,
                        "adv_weight": self.config.adv_weight if self.disc is not None else 0.0,
@@ -748,6 +777,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prior-keep", type=float,
                    help="kernel prior: the share of training images it keeps, those whose edges the decoder redraws "
                         "best (the bundled model keeps 0.7)")
+    p.add_argument("--prior-drawings", metavar="FILE",
+                   help="kernel prior: store only the drawings listed in FILE, one image path per line as in "
+                        "the dataset's metadata.jsonl (lines starting with # are comments); a curated bank, e.g. "
+                        "trainer/default_prior_drawings.txt")
     p.add_argument("--prior-mirror", action=argparse.BooleanOptionalAction,
                    help="kernel prior: store each image's mirror image too (twice the variety of poses, "
                         "twice the prior's cost per picture)")
