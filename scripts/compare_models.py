@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     font = ImageFont.load_default(size=22)
     a.out_dir.mkdir(parents=True, exist_ok=True)
     for first in a.first:
-        sheets = [(f"{label}: {engine.info.name} — seeds {first}–{first + 63}", sheet(engine, first, settings))
+        sheets = [(f"{label}: {engine.info.name}, seeds {first} to {first + 63}", sheet(engine, first, settings))
                   for label, engine in engines]
         w, h = sheets[0][1].size
         out = Image.new("RGB", (2 * w + 20, h + 40), "white")
