@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         sheets = [(f"{label}: {engine.info.name}, seeds {first} to {first + 63}", sheet(engine, first, settings))
                   for label, engine in engines]
         w, h = sheets[0][1].size
-        out = Image.new("RGB", (2 * w + 20, h + 40), "white")
+        out = Image.new("L", (2 * w + 20, h + 40), "white")  # (the sheets are grey)
         draw = ImageDraw.Draw(out)
         for k, (title, s) in enumerate(sheets):
             out.paste(s, (k * (w + 20), 40))

@@ -10,7 +10,8 @@ With --finetune captions-prior the image side is frozen and stage 1 trains the c
 with --finetune decoder-prior it trains the image decoder together with the latents the kernel prior
 will store (trainer/redraw.py), the encoder and caption decoder frozen.
 Stage 2 "prior": the prior is fitted to the encoder's latents of the training images (and their mirror
-images; --prior-keep keeps those redrawn best; decoder-prior's trained latents instead), so that a seed's
+images; --prior-keep keeps those redrawn best, --prior-drawings those a list names; decoder-prior's
+trained latents instead), so that a seed's
 noise lands where the decoders work (the piece the prototype lacked). The
 default kernel prior stores those latents (seconds; the autoencoder gets the whole time budget); the
 MLP prior (--prior mlp) learns a flow-matching velocity field, with EMA weights.
