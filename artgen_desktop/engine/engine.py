@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,43 +21,11 @@ from PIL import Image
 from .checkpoint import ModelInfo, bundled_model_path, load_checkpoint
 from .errors import ArtGenError, ModelFileError
 from .model import ArtGenModel
-from .params import GENERATION, PARAMS
-from .render import EngraveStyle, engrave
-from .sampling import caption_generators, check_seed, interpolation_times, sample_tokens, seed_noise
+from .render import engrave
+from .sampling import caption_generators, interpolation_times, sample_tokens, seed_noise
+from .seeds import check_seed
+from .settings import Settings
 from .tokenizer import Tokenizer, split_words
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything besides the seed that makes a picture. Ranges and defaults: params.py."""
-
-    temperature: float = PARAMS["temperature"].default  # caption sampling; 0 = greedy
-    variety: float = PARAMS["variety"].default  # 0 = each seed's typical picture (FlowPrior.sample)
-    size: int = PARAMS["size"].default  # output px (square)
-    style: EngraveStyle = field(default_factory=EngraveStyle)
-
-    def __post_init__(self):
-        for p in GENERATION:
-            p.check(getattr(self, p.name))
-        if not isinstance(self.style, EngraveStyle):
-            raise ArtGenError(f"style must be an EngraveStyle, not {type(self.style).__name__}")
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["style"] = self.style.to_dict()
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Settings:
-        """Settings from a stored dict (a PNG, history): a missing field takes its default, a wrong one
-        is an ArtGenError."""
-        if not isinstance(d, dict):
-            raise ArtGenError(f"settings must be a JSON object, not {type(d).__name__}")
-        try:
-            style = EngraveStyle.from_dict(d.get("style", {}))
-            return cls(style=style, **{p.name: d[p.name] for p in GENERATION if p.name in d})
-        except (TypeError, ValueError) as e:
-            raise ArtGenError(f"bad settings: {e}") from None
 
 
 @dataclass

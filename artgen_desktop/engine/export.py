@@ -24,12 +24,14 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .engine import Result
 from .errors import ArtGenError
 from .fileio import atomic_path, remove_stale_parts, write_text_atomic
 from .pngmeta import write_png
-from .svg import render_svg, write_svg
+
+if TYPE_CHECKING:
+    from .engine import Result
 
 try:
     import fcntl
@@ -174,6 +176,7 @@ class ExportWriter:
             if "png" in self.formats:
                 write_png(png, result.image, meta)
             if "svg" in self.formats:
+                from .svg import render_svg, write_svg  # (torch: loaded where SVGs are written)
                 data, plot = render_svg(result.tone, result.settings, meta, self.page, result.image)
                 write_svg(svg, data)
                 if plot is not None:

@@ -17,7 +17,8 @@ from PIL import Image, PngImagePlugin
 
 from .errors import ArtGenError, SeedError
 from .fileio import open_regular, write_bytes_atomic
-from .sampling import check_seed
+from .seeds import check_seed
+from .settings import Settings
 
 JSON_KEY = "artgen"
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -185,8 +186,6 @@ def read_png_metadata(path) -> dict:
 def check_metadata(path, text: str) -> dict:
     """Stored settings text (a PNG's or an SVG's, engine/svg.py) -> the settings dict, checked as
     `read_png_metadata` describes."""
-    from .engine import Settings  # (the engine imports this module's writers)
-
     try:
         meta = json.loads(text)
     except RecursionError:

@@ -48,7 +48,7 @@ class Preset:
     def apply(self, style=None):
         """`style` (an EngraveStyle; the default one if None) in this preset's style and parameters; the
         parameters of the other styles stay as they were, so switching back restores them."""
-        from .render import EngraveStyle
+        from .settings import EngraveStyle
         return replace(style if style is not None else EngraveStyle(), mode=self.style, **self.params)
 
     def to_json(self) -> str:

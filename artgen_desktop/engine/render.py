@@ -14,57 +14,16 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import ArtGenError
-from .params import DEFAULT_STYLE, PARAMS, STYLES, style_params
+from .settings import EngraveStyle
 
-MODES = tuple(STYLES)  # the styles EngraveStyle draws; their parameters are in params.py
 _REF = 512.0  # sizes in EngraveStyle are pixels at this output size
 _PAPER = 0.06  # darkness below this stays paper-white, so flat white tone never gets ink
-
-
-@dataclass(frozen=True)
-class EngraveStyle:
-    """A print style's settings: `mode` names the style, the other fields are the styles' parameters (all
-    kept while another style is shown, so switching back restores them). Ranges: params.py."""
-
-    spacing: float = PARAMS["spacing"].default  # line pitch, px at 512
-    angle: float = PARAMS["angle"].default  # degrees of the main hatching
-    cross_threshold: float = PARAMS["cross_threshold"].default  # darkness above which cross-hatching starts
-    outline: float = PARAMS["outline"].default  # outline width, px at 512; 0 = none
-    bend: float = PARAMS["bend"].default  # how far lines follow forms (0 = straight)
-    mode: str = DEFAULT_STYLE  # a style of params.STYLES: its drawing rules are in styles/; "tone": raw, upsampled
-    # the other styles' parameters (params.py; shared ones such as spacing and angle are above)
-    families: int = PARAMS["families"].default
-    line_width: float = PARAMS["line_width"].default
-    dot_spacing: float = PARAMS["dot_spacing"].default
-    dot_size: float = PARAMS["dot_size"].default
-    dot_min: float = PARAMS["dot_min"].default
-    contrast: float = PARAMS["contrast"].default
-    bold: float = PARAMS["bold"].default
-    levels: int = PARAMS["levels"].default
-    follow: float = PARAMS["follow"].default  # engraving: hatching turned along the forms (0 = straight)
-
-    def __post_init__(self):
-        if not isinstance(self.mode, str) or self.mode not in MODES:
-            raise ArtGenError(f"style must be one of {', '.join(MODES)}, not {self.mode!r}")
-        for p in style_params():
-            p.check(getattr(self, p.name))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> EngraveStyle:
-        if not isinstance(d, dict):
-            raise ArtGenError(f"a style must be a JSON object of settings, not {type(d).__name__}")
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 def _line_ink(phase: torch.Tensor, half_width: torch.Tensor, pitch: float) -> torch.Tensor:
