@@ -211,10 +211,10 @@ def _save_preset(args, settings) -> None:
 def _formats(args, settings):
     """The files each picture gets and the plotter page (None unless --plotter), from --format, --plotter,
     --page, --margin and --pen."""
-    from .engine.plotter import parse_page
     formats = FORMATS[args.format or ("svg" if args.plotter else "png")]
     page = None
     if args.plotter:
+        from .engine.plotter import parse_page  # (torch: only a plotter needs it)
         if "svg" not in formats:
             raise ArtGenError("--plotter writes SVGs: use --format svg or both")
         page = parse_page(args.page, args.margin, args.pen)
@@ -279,9 +279,30 @@ def _usable_cores() -> int:
 
 # ---- generate ---------------------------------------------------------------------------------------
 
+def _cpu_only(device: str) -> bool:
+    """Whether generation runs on the CPU, known without loading torch (seconds): asked for, or `auto` with a
+    torch built for no GPU (its version.py names the CUDA or ROCm version a build has, None for neither)."""
+    if device != "auto":
+        return device == "cpu"
+    import ast
+    import importlib.util
+    try:
+        spec = importlib.util.find_spec("torch")
+        tree = ast.parse((Path(next(iter(spec.submodule_search_locations))) / "version.py").read_text())
+    except (AttributeError, TypeError, StopIteration, ImportError, OSError, SyntaxError, ValueError):
+        return False  # (a frozen app, say): the model's device decides
+    values = {}
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Constant):
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+                if isinstance(target, ast.Name):
+                    values[target.id] = node.value.value
+    return "cuda" in values and values["cuda"] is None and values.get("hip") is None
+
+
 def cmd_generate(args) -> int:
-    from .engine import Engine, ExportWriter, parse_seeds, set_threads
-    from .engine.export import write_batches
+    from .engine.export import ExportWriter
+    from .engine.seeds import parse_seeds
 
     settings = _settings(args)
     batch = BATCH.check(args.batch_size, "--batch-size")
@@ -297,28 +318,44 @@ def cmd_generate(args) -> int:
     if not seeds:
         print(f"shard {args.shard[0]}/{args.shard[1]} of {args.seeds} has no seeds: nothing to write", file=sys.stderr)
         return 0
-    engine = Engine.load(args.model, device=args.device)  # a bad model is refused before any folder is made
-    _save_preset(args, settings)
     cores = _usable_cores()
+    auto = max(1, min(cores, MAX_AUTO_WORKERS, len(seeds) // SEEDS_PER_WORKER))  # on a CPU
     if args.workers is not None:
         workers = min(args.workers, len(seeds))
-    elif engine.device.type == "cpu":
-        workers = max(1, min(cores, MAX_AUTO_WORKERS, len(seeds) // SEEDS_PER_WORKER))
     else:
-        workers = 1
+        workers = auto if _cpu_only(args.device) else None  # None: the model's device decides
+    engine = None
+    if workers != 1 and workers is not None:
+        model = args.model  # each worker loads it; none writes before all have (_generate_in_workers)
+    else:
+        from .engine import Engine, set_threads
+        engine = Engine.load(args.model, device=args.device)  # a bad model is refused before any folder is made
+        model = engine.info.path or args.model
+        if workers is None:
+            workers = auto if engine.device.type == "cpu" else 1
+    made: list[ExportWriter] = []
+
+    def open_writer() -> ExportWriter:  # every check has passed and the model loaded: the command writes
+        _save_preset(args, settings)
+        made.append(ExportWriter(out, formats, page))
+        _warn_damaged(made[0])
+        return made[0]
+
     with _output_folder(out):
-        writer = ExportWriter(out, formats, page)
-        _warn_damaged(writer)
         if workers == 1:
             from tqdm import tqdm
+
+            from .engine.export import write_batches
+            writer = open_writer()
             if engine.device.type == "cpu":
                 set_threads(max(1, cores - 1))  # a core for the writer thread (two OpenMP threads stall otherwise)
             with tqdm(total=len(seeds), unit="pair", desc="generate", file=sys.stderr) as bar:
                 written = write_batches(writer, engine.iter_generate(seeds, settings, batch_size=batch),
                                         on_batch=bar.update)
         else:
-            written = _generate_in_workers(engine.info.path or args.model, args.device, seeds, settings, batch, workers,
-                                           max(1, cores // workers), writer.folder, formats, page, writer.plotted)
+            written = _generate_in_workers(model, args.device, seeds, settings, batch, workers,
+                                           max(1, cores // workers), out, open_writer, formats, page)
+    writer = made[0]
     print(f"wrote {written} pairs to {writer.folder}")
     if page is not None:  # (with workers: the sum of the plots each reported)
         paths, before, after = writer.plotted
@@ -338,8 +375,8 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _worker(k: int, model: str, device: str, seeds: list[int], settings, batch: int, threads: int, out: str,
-            events, stop, parent: int, formats=("png",), page=None) -> None:
+def _worker(k: int, model: str | None, device: str, seeds: list[int], settings, batch: int, threads: int, out: str,
+            events, go, stop, parent: int, formats=("png",), page=None) -> None:
     """One worker process: its share of the seeds into the shared folder (as `--shard K/N` would)."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops workers between batches
@@ -349,6 +386,11 @@ def _worker(k: int, model: str, device: str, seeds: list[int], settings, batch: 
         from .engine.export import write_batches
         set_threads(threads)
         engine = Engine.load(model, device=device)
+        events.put(("ready", k, None))
+        while not go.wait(0.25):  # the parent makes the folder once every worker has loaded the model
+            if stop.is_set() or os.getppid() != parent:
+                events.put(("done", k, 0))
+                return
         writer = ExportWriter(out, formats, page)
 
         def batches():
@@ -367,51 +409,61 @@ def _worker(k: int, model: str, device: str, seeds: list[int], settings, batch: 
         events.put(("error", k, f"worker {k}: {type(e).__name__}: {e}"))
 
 
-def _generate_in_workers(model: str, device: str, seeds: list[int], settings, batch: int, workers: int,
-                         threads: int, out: Path, formats=("png",), page=None, plotted: list | None = None) -> int:
+def _generate_in_workers(model: str | None, device: str, seeds: list[int], settings, batch: int, workers: int,
+                         threads: int, out: Path, open_writer, formats=("png",), page=None) -> int:
     """Seed-sharded worker processes with `threads` torch threads each, all writing into `out` (the folder
-    lock keeps metadata.jsonl whole). As bench/throughput.py runs them. Returns the pairs written; with a
-    plotter `page`, the workers' plots (paths, pen-up travel before and after ordering, mm) are added into
-    `plotted` (ExportWriter.plotted)."""
+    lock keeps metadata.jsonl whole). As bench/throughput.py runs them. Each loads the model (None: the
+    bundled one) while this process waits (it need not load torch): once all have, `open_writer()` makes
+    the folder and returns its ExportWriter, and they write; a model they refuse leaves nothing made.
+    Returns the pairs written; with a plotter `page`, the workers' plots (paths, pen-up travel before and
+    after ordering, mm) are added into the writer's `plotted`."""
     import multiprocessing as mp
 
     from tqdm import tqdm
     ctx = mp.get_context("spawn")  # (fork would copy torch's thread pools)
-    events, stop = ctx.Queue(), ctx.Event()
+    events, go, stop = ctx.Queue(), ctx.Event(), ctx.Event()
     procs = [ctx.Process(target=_worker, name=f"artgen-worker-{k}", daemon=True,
-                         args=(k, model, device, seeds[k::workers], settings, batch, threads, str(out), events, stop,
-                               os.getpid(), formats, page))
+                         args=(k, model, device, seeds[k::workers], settings, batch, threads,
+                               str(out.absolute()), events, go, stop, os.getpid(), formats, page))
              for k in range(workers)]
     for p in procs:
         p.start()
+    writer, bar, ready = None, None, set()
     written, finished, silent, error = 0, set(), set(), None
     try:
-        with tqdm(total=len(seeds), unit="pair", desc=f"generate ({workers} workers)", file=sys.stderr) as bar:
-            while len(finished) < workers:
-                try:
-                    kind, k, value = events.get(timeout=0.5)
-                except queue.Empty:
-                    for k, p in enumerate(procs):
-                        if k not in finished and p.exitcode is not None:
-                            if k in silent:  # ended without a word, twice looked at: killed (out of memory?)
-                                error = error or f"worker {k} stopped unexpectedly (exit code {p.exitcode})"
-                                finished.add(k)
-                                stop.set()
-                            silent.add(k)
-                    continue
-                if kind == "progress":
-                    written += value
-                    bar.update(value)
-                elif kind == "plotted":
-                    if plotted is not None:
-                        for i, v in enumerate(value):
-                            plotted[i] += v
-                else:
-                    finished.add(k)
-                    if kind == "error":
-                        error = error or value
-                        stop.set()
+        while len(finished) < workers:
+            try:
+                kind, k, value = events.get(timeout=0.5)
+            except queue.Empty:
+                for k, p in enumerate(procs):
+                    if k not in finished and p.exitcode is not None:
+                        if k in silent:  # ended without a word, twice looked at: killed (out of memory?)
+                            error = error or f"worker {k} stopped unexpectedly (exit code {p.exitcode})"
+                            finished.add(k)
+                            stop.set()
+                        silent.add(k)
+                continue
+            if kind == "ready":
+                ready.add(k)
+                if len(ready) == workers and error is None:
+                    writer = open_writer()
+                    bar = tqdm(total=len(seeds), unit="pair", desc=f"generate ({workers} workers)",
+                               file=sys.stderr)
+                    go.set()
+            elif kind == "progress":
+                written += value
+                bar.update(value)
+            elif kind == "plotted":
+                for i, v in enumerate(value):
+                    writer.plotted[i] += v
+            else:
+                finished.add(k)
+                if kind == "error":
+                    error = error or value
+                    stop.set()
     finally:
+        if bar is not None:
+            bar.close()
         stop.set()  # (after Ctrl-C too: each worker writes the batch it has and stops)
         for p in procs:
             p.join(120)

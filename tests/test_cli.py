@@ -145,8 +145,9 @@ def test_default_workers_follow_the_cores_and_the_seed_count(tmp_path, tiny_mode
     from artgen_desktop import cli
     calls = []
 
-    def fake_workers(model, device, seeds, settings, batch, workers, threads, out, *_files):  # (formats, page)
+    def fake_workers(model, device, seeds, settings, batch, workers, threads, out, open_writer, *_files):
         calls.append((len(seeds), batch, workers, threads))
+        open_writer()
         return len(seeds)
 
     monkeypatch.setattr(cli, "_generate_in_workers", fake_workers)
@@ -161,6 +162,25 @@ def test_default_workers_follow_the_cores_and_the_seed_count(tmp_path, tiny_mode
     assert calls[-1] == (1000, 64, 8, 2)  # at most 8 workers, the cores split between them
     assert run_cli([*base, "--seeds", "0-199", "--out", str(tmp_path / "d")]) == 0
     assert calls[-1] == (200, 64, 3, 5)  # 64+ seeds each: 200 // 64 = 3 workers
+
+
+@pytest.mark.slow
+def test_the_parent_of_generate_workers_never_loads_torch(tmp_path, tiny_model_path):
+    """Workers start at once: the parent checks the options and makes the folder without importing torch (most
+    of a start-up), and a model the workers refuse still leaves no folder behind."""
+    code = "import sys\nfrom artgen_desktop.cli import main\nrc = main(sys.argv[1:])\nprint('torch' in sys.modules, rc)"
+    command = [sys.executable, "-c", code, "generate", "--seeds", "0-3", "--size", "256", "--device", "cpu",
+               "--workers", "2"]
+    run = subprocess.run([*command, "--model", str(tiny_model_path), "--out", str(tmp_path / "a")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.stdout.split()[-2:] == ["False", "0"], run.stderr
+    assert len(list((tmp_path / "a").glob("*.png"))) == 4
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\0" * 64)
+    run = subprocess.run([*command, "--model", str(bad), "--out", str(tmp_path / "b" / "c")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.stdout.split()[-2:] == ["False", "2"] and "not an ArtGen model" in run.stderr
+    assert not (tmp_path / "b").exists()
 
 
 @pytest.mark.slow
