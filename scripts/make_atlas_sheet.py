@@ -1,19 +1,24 @@
 """A results sheet for one atlas search (docs/), and a caption-based quality proxy for common words.
 
-    python scripts/make_atlas_sheet.py ice --seeds 0-99999 --out docs/atlas_search_ice.png
+    python scripts/make_atlas_sheet.py cat --seeds 0-99999 --out docs/atlas_search_cat.png
     python scripts/make_atlas_sheet.py --like 1418 --seeds 0-1999 --out /tmp/like.png
     python scripts/make_atlas_sheet.py --quality --seeds 0-1999 [--sheets DIR]
+    python scripts/make_atlas_sheet.py --judged docs/atlas_judged_b10dfc30a4.json --seeds 0-99999
 
 The atlas is the model's own (engine/atlas.py; --db for another file) and is built first for the seeds
 that are missing. --quality prints, for the model's 20 most frequent content words that are not colour
 names, the share of the top 24 results whose greedy caption holds the word: a proxy for "shows the thing"
 (a person has to look at the sheets for the real figure), bounded by how many seeds of the atlas have the
-word at all; with --sheets, one results sheet per word in DIR to count them by eye.
+word at all, and how many different pictures the results show (engine/atlas.py picture_groups); with
+--sheets, one results sheet per word in DIR to count them by eye. --judged FILE counts the real figure from
+pictures a person judged once (the FILE's "how"): each result counts as the judged picture it redraws, and
+a result that redraws none as not showing the word (printed as "unjudged"), for "counted" and "tuning".
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -22,7 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from artgen_desktop.engine import Engine, Settings, parse_seeds  # noqa: E402
-from artgen_desktop.engine.atlas import Atlas, build, like_seed, search_words  # noqa: E402
+from artgen_desktop.engine.atlas import (  # noqa: E402
+    SAME_PICTURE,
+    Atlas,
+    build,
+    like_seed,
+    picture_groups,
+    search_words,
+)
 from artgen_desktop.engine.fileio import atomic_path  # noqa: E402
 from artgen_desktop.engine.tokenizer import split_words  # noqa: E402
 
@@ -75,6 +87,7 @@ def main() -> int:
     p.add_argument("--out", help="the sheet's PNG")
     p.add_argument("--quality", action="store_true")
     p.add_argument("--sheets", help="with --quality: a results sheet per word in this folder")
+    p.add_argument("--judged", metavar="FILE", help="the share of the top 24 that show the word, from judged pictures")
     args = p.parse_args()
     engine = Engine.load(args.model, device="cpu")
     with Atlas.for_engine(engine, args.db) as atlas:
@@ -97,14 +110,40 @@ def main() -> int:
                 hits = search_words(engine, atlas, w, limit=24)
                 held = sum(w in split_words(h.caption) for h in hits)
                 have = len(atlas.word_matches([w], 10**6))
+                pictures = len(set(picture_groups(atlas.unit(atlas.latents_of([h.seed for h in hits])[1]))))
                 total.append(held / len(hits))
-                print(f"{w:>12}: {held}/{len(hits)} of the top results say it ({have} seeds of {n:,} do)")
+                print(f"{w:>12}: {held}/{len(hits)} of the top results say it ({have} seeds of {n:,} do); "
+                      f"{pictures} different pictures among them")
                 if args.sheets:
                     Path(args.sheets).mkdir(parents=True, exist_ok=True)
                     with atomic_path(Path(args.sheets) / f"{w}.png") as tmp:
                         sheet(engine, hits, f'"{w}"', n).save(tmp, format="PNG", optimize=True)
             print(f"mean: {100 * sum(total) / len(total):.0f} %")
+        if args.judged:
+            judged(engine, atlas, json.loads(Path(args.judged).read_text()))
     return 0
+
+
+def judged(engine, atlas: Atlas, judgements: dict) -> None:
+    """Prints, per word and set, how many of the top 24 results show the word (see the module's text)."""
+    if judgements["model"] != engine.info.hash:
+        raise SystemExit(f"the judgements are for model {judgements['model']}, not {engine.info.hash}")
+    for key in ("counted", "tuning"):
+        shares, pictures, line = [], [], []
+        for word, seen in judgements[key].items():
+            hits = search_words(engine, atlas, word, limit=24)
+            _, z_hits = atlas.latents_of([h.seed for h in hits])
+            found, z_seen = atlas.latents_of(seen["shows"] + seen["not"])
+            sims = atlas.unit(z_hits) @ atlas.unit(z_seen).T
+            nearest = sims.argmax(1)
+            known = sims.max(1) >= SAME_PICTURE
+            shows = int(sum(k and found[i] in seen["shows"] for i, k in zip(nearest, known)))
+            shares.append(shows / len(hits))
+            pictures.append(len(set(picture_groups(atlas.unit(z_hits)))))
+            line.append(f"{word} {shows}" + (f" ({int((~known).sum())} unjudged)" if not known.all() else ""))
+        print(f"{key}: {100 * sum(shares) / len(shares):.1f} % of the top 24 show the word; "
+              f"{sum(pictures) / len(pictures):.1f} different pictures")
+        print("  " + ", ".join(line))
 
 
 if __name__ == "__main__":

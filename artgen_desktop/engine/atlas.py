@@ -48,6 +48,16 @@ STOP_WORDS = frozenset("a an the of with on in and at to its his her their is ar
 # process making the file) before it gives up: writers queue rather than fail
 BUSY_TIMEOUT_S = 120.0
 LIKE_CHUNK = 16384  # rows per float32 product in likeness search (the cache is float16)
+# seeds holding a query's words that a word search looks at (FTS5 gives the best matches first)
+WORD_CANDIDATES = 2000
+# the cosine of two centred latents (Atlas.unit) above which they show one picture: the seeds that a kernel
+# prior lands on one stored latent sit above it, those on different latents below it
+SAME_PICTURE = 0.8
+# word search ranking (rank_by_words), in units of the decoder's log-probability per token; chosen by counting
+# by eye which results show the word, on other words than the ones README's quality figure counts
+TYPICAL_NEIGHBOURS = 5
+TYPICAL_WEIGHT = 40.0  # per unit of cosine
+REPEAT_PENALTY = 0.5
 
 
 class AtlasError(ArtGenError):
@@ -195,7 +205,8 @@ class Atlas:
             self.close()
             raise AtlasError(f"cannot open the atlas {self.path}: {e}") from None
         self._cache: tuple | None = None  # (data_version, seeds, int8 latents, scales): see _load
-        self._unit: np.ndarray | None = None  # centred, normalised float16 latents for likeness
+        self._unit = None  # every latent through unit(), float16: see _unit_latents
+        self._mean: np.ndarray | None = None  # see _centre
         self._dirty = True
 
     def _ours_to_replace(self) -> bool:
@@ -390,7 +401,7 @@ class Atlas:
             seeds = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             raw = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.uint8).reshape(-1, 4 + self.latent_dim)
             self._cache = (version, seeds, raw[:, 4:].view(np.int8), raw[:, :4].copy().view("<f4")[:, 0])
-            self._unit = None
+            self._unit = self._mean = None
             self._dirty = False
         return self._cache[1], self._cache[2], self._cache[3]
 
@@ -404,21 +415,30 @@ class Atlas:
         idx = idx[ok]
         return want[ok], q[idx].astype(np.float32) * scale[idx, None]
 
+    def _centre(self) -> np.ndarray:
+        """The mean latent of the atlas (float32): likeness compares latents less it."""
+        seeds, q, scale = self._load()
+        if self._mean is None:
+            total = np.zeros(self.latent_dim, np.float64)
+            for i in range(0, len(q), LIKE_CHUNK):
+                total += (q[i:i + LIKE_CHUNK].astype(np.float32) * scale[i:i + LIKE_CHUNK, None]).sum(0)
+            self._mean = (total / max(len(q), 1)).astype(np.float32)
+        return self._mean
+
+    def unit(self, z: np.ndarray) -> np.ndarray:
+        """Latents (N, latent_dim) less the atlas's mean, scaled to length 1: what likeness compares."""
+        c = np.asarray(z, np.float32) - self._centre()
+        return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-6)
+
     def _unit_latents(self):
-        """Latents less their mean, scaled to length 1: a float16 torch tensor (2 * latent_dim bytes a seed).
-        Torch rather than numpy because its float16-to-float32 conversion is the faster, and every likeness
-        search converts every chunk."""
+        """Every latent through `unit`: a float16 torch tensor (2 * latent_dim bytes a seed). Torch rather than
+        numpy because its float16-to-float32 conversion is the faster, and every likeness search converts
+        every chunk."""
         import torch
         seeds, q, scale = self._load()
         if self._unit is None:
-            self._mean = np.zeros(self.latent_dim, np.float64)
-            for i in range(0, len(q), LIKE_CHUNK):
-                self._mean += (q[i:i + LIKE_CHUNK].astype(np.float32) * scale[i:i + LIKE_CHUNK, None]).sum(0)
-            self._mean = (self._mean / max(len(q), 1)).astype(np.float32)
-            parts = []
-            for i in range(0, len(q), LIKE_CHUNK):
-                c = q[i:i + LIKE_CHUNK].astype(np.float32) * scale[i:i + LIKE_CHUNK, None] - self._mean
-                parts.append(torch.from_numpy(c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-6)).half())
+            parts = [torch.from_numpy(self.unit(q[i:i + LIKE_CHUNK].astype(np.float32) * scale[i:i + LIKE_CHUNK, None]))
+                     .half() for i in range(0, len(q), LIKE_CHUNK)]
             self._unit = torch.cat(parts) if parts else torch.zeros(0, self.latent_dim, dtype=torch.float16)
         return self._unit
 
@@ -429,8 +449,7 @@ class Atlas:
         unit = self._unit_latents()
         if not len(seeds):
             return []
-        q = np.asarray(latent, np.float32).reshape(-1) - self._mean
-        qt = torch.from_numpy(q / max(float(np.linalg.norm(q)), 1e-6))
+        qt = torch.from_numpy(self.unit(np.asarray(latent, np.float32).reshape(1, -1))[0])
         sims = torch.cat([unit[i:i + LIKE_CHUNK].float() @ qt for i in range(0, len(unit), LIKE_CHUNK)]).numpy()
         skip = np.isin(seeds, np.asarray(list(exclude), dtype=np.int64))
         sims[skip] = -np.inf
@@ -448,7 +467,7 @@ class Atlas:
         if self.fts:
             terms = [f'"{w.replace(chr(34), "")}"' for w in words]  # a quoted term: "hot-air" is the phrase hot air
             query = (" AND " if all_words else " OR ").join(terms)
-            sql = "SELECT rowid FROM words WHERE words MATCH ? ORDER BY rank LIMIT ?"
+            sql = "SELECT rowid FROM words WHERE words MATCH ? ORDER BY rank, rowid LIMIT ?"
             return [r[0] for r in self.con.execute(sql, (query, limit))]
         # no FTS5: substring match, then whole words checked here
         joiner = " AND " if all_words else " OR "
@@ -478,7 +497,7 @@ def atlas_rows(engine, seeds: Sequence[int]) -> tuple[np.ndarray, list[str]]:
 def iter_build(engine, atlas: Atlas, seeds: Iterable[int], batch_size: int = BUILD_BATCH) -> Iterator[BuildProgress]:
     """Adds the missing seeds batch by batch, yielding progress (first before any work). Stopping the
     iteration (close(), Ctrl-C) keeps every whole batch; the next build skips them."""
-    from .sampling import check_seed
+    from .seeds import check_seed
     if atlas.model_hash != engine.info.hash:
         raise AtlasError(f"the atlas {atlas.path} is for model {atlas.model_hash}, not {engine.info.hash}")
     seeds = [check_seed(s) for s in seeds]
@@ -563,49 +582,95 @@ def as_caption(words: list[str]) -> str:
     return ("an " if words[0][0] in "aeiou" else "a ") + " ".join(words)
 
 
-def search_words(engine, atlas: Atlas, text: str, limit: int = 50, caption_candidates: int | None = None,
-                 neighbours: int = 100) -> list[Hit]:
+def search_words(engine, atlas: Atlas, text: str, limit: int = 50, neighbours: int = 100) -> list[Hit]:
     """Seeds for words: captions holding them (FTS), then, where those are fewer than `limit`, captions holding
     some of them and the latents nearest the hits' mean (pictures that fit while their caption says
-    otherwise); ranked by how many of the words the caption holds, then by the caption decoder's
-    log-probability of the words per token for each latent (Engine.score_text)."""
+    otherwise); ranked by rank_by_words."""
     words = query_words(engine, text)
     content = [w for w in words if w not in STOP_WORDS] or words
-    # caption hits rank first, so a few times the limit of them is enough (FTS5 gives the best matches first),
-    # and a lower group is only looked at while the higher ones leave room: scoring is what a query costs
-    # (the caption decoder runs once per candidate)
-    caption_candidates = caption_candidates or max(100, 3 * limit)
-    cands = atlas.word_matches(content, caption_candidates, all_words=True)
+    cands = atlas.word_matches(content, WORD_CANDIDATES, all_words=True)
     if len(cands) < limit and len(content) > 1:
         have = set(cands)
-        cands += [s for s in atlas.word_matches(content, caption_candidates, all_words=False) if s not in have]
+        cands += [s for s in atlas.word_matches(content, WORD_CANDIDATES, all_words=False) if s not in have]
     if cands and len(cands) < limit:
         _, z_hits = atlas.latents_of(cands[:50])
         cands += [s for s, _ in atlas.nearest(z_hits.mean(0), neighbours, exclude=cands)]
     elif not cands and len(atlas):
         # no caption holds the words: let the decoder look at an even spread of the atlas
         seeds = atlas._load()[0]
-        step = max(1, len(seeds) // (caption_candidates + neighbours))
+        step = max(1, len(seeds) // (scored_pictures(limit) + neighbours))
         cands = [int(s) for s in seeds[::step]]
     return rank_by_words(engine, atlas, cands, words, limit)
 
 
+def scored_pictures(limit: int) -> int:
+    """How many different pictures a word search looks at, the best caption matches first: the caption
+    decoder scores each once, and that is most of what a query costs."""
+    return max(100, 3 * limit)
+
+
+def picture_groups(units: np.ndarray, most: int | None = None) -> np.ndarray:
+    """A group number for each of `units` (Atlas.unit rows), in order: a row joins the first earlier group
+    whose first row it is within SAME_PICTURE of, else starts the next group; with `most`, rows that would
+    start a group past it get -1. Many seeds land on one stored latent of a kernel prior and show one
+    picture; grouping them lets a search show different ones."""
+    group = np.full(len(units), -1, np.int64)
+    first = 0
+    for g in range(len(units) if most is None else most):
+        free = np.flatnonzero(group[first:] < 0)
+        if not len(free):
+            break
+        first += int(free[0])
+        rest = group[first:] < 0
+        rest &= units[first:] @ units[first] >= SAME_PICTURE
+        group[first:][rest] = g
+    return group
+
+
+def typicality(units: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """For each of `units` (Atlas.unit rows), the mean cosine to its TYPICAL_NEIGHBOURS nearest rows of those
+    marked `among`, itself left out (0 when fewer than two are marked)."""
+    others = np.flatnonzero(among)
+    if len(others) < 2:
+        return np.zeros(len(units), np.float32)
+    sims = units @ units[others].T
+    sims[others, np.arange(len(others))] = -np.inf
+    k = min(TYPICAL_NEIGHBOURS, len(others) - 1)
+    return np.sort(sims, axis=1)[:, -k:].mean(1)
+
+
 def rank_by_words(engine, atlas: Atlas, seeds: Sequence[int], words: list[str], limit: int) -> list[Hit]:
-    """`seeds` (those in the atlas) ranked by how well the checked query `words` fit their latents."""
+    """`seeds` (those in the atlas) ranked by how well the checked query `words` fit their pictures."""
     found, z = atlas.latents_of(seeds)
     if not len(found):
         return []
     content = [w for w in words if w not in STOP_WORDS] or words
-    scores = engine.score_text(z, as_caption(words))
+    units = atlas.unit(z)
+    # one decoder pass per picture, not per seed: a group's seeds are redraws of one picture and score alike.
+    # Groups are numbered in the order of `seeds`, best caption matches first: the first ones are scored
+    group = picture_groups(units, most=scored_pictures(limit))
+    keep = group >= 0
+    found, units, group = found[keep], units[keep], group[keep]
+    first = np.unique(group, return_index=True)[1]
+    score = engine.score_text(z[keep][first], as_caption(words))
     captions = atlas.captions([int(s) for s in found])
-    # seeds whose greedy caption holds the words come first (the decoder's own best words for the latent);
-    # the score orders them and then the rest. Scores alone ranked "An ice cream cone" below pictures whose
-    # caption could start "A cream": the decoder's log-probability of the query as a whole caption favours
-    # latents whose caption would begin with its words over those that show them (scripts/make_atlas_sheet.py
-    # --quality measures the share of results whose caption holds the word)
+    # seeds whose greedy caption holds the words come first (the decoder's own best words for the latent).
+    # Scores alone ranked "An ice cream cone" below pictures whose caption could start "A cream": the decoder's
+    # log-probability of the query as a whole caption favours latents whose caption would begin with its words
+    # over those that show them (scripts/make_atlas_sheet.py --quality measures both)
     held = np.array([sum(w in set(split_words(captions.get(int(s), ""))) for w in content) for s in found])
-    order = np.lexsort((found, -scores, -held))[:limit]
-    return [Hit(int(found[i]), captions.get(int(found[i]), ""), float(scores[i])) for i in order]
+    # Within those, a picture unlike the other pictures that hold the words is more often a misdrawing (a blob,
+    # another thing): its score counts for less. And each further seed of one picture ranks as if it scored
+    # REPEAT_PENALTY lower, so a page shows several pictures rather than one picture's redraws
+    key = (score + TYPICAL_WEIGHT * typicality(units[first], held[first] == held.max()))[group]
+    order = np.lexsort((found, -key, -held))
+    turn = np.zeros(len(found))
+    seen: dict[int, int] = {}
+    for i in order:
+        turn[i] = seen.get(int(group[i]), 0)
+        seen[int(group[i])] = int(turn[i]) + 1
+    order = np.lexsort((found, -(key - REPEAT_PENALTY * turn), -held))[:limit]
+    return [Hit(int(found[i]), captions.get(int(found[i]), ""), float(score[group[i]])) for i in order]
 
 
 def search(engine, atlas: Atlas, text: str = "", like: int | None = None, limit: int = 50) -> list[Hit]:
