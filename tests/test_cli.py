@@ -164,6 +164,14 @@ def test_default_workers_follow_the_cores_and_the_seed_count(tmp_path, tiny_mode
     assert calls[-1] == (200, 64, 3, 5)  # 64+ seeds each: 200 // 64 = 3 workers
 
 
+def test_the_device_is_known_without_torch_as_torch_itself_reports_its_build():
+    import torch
+
+    from artgen_desktop.cli import _cpu_only
+    assert _cpu_only("auto") == (torch.version.cuda is None and torch.version.hip is None)
+    assert _cpu_only("cpu") and not _cpu_only("cuda")
+
+
 @pytest.mark.slow
 def test_the_parent_of_generate_workers_never_loads_torch(tmp_path, tiny_model_path):
     """Workers start at once: the parent checks the options and makes the folder without importing torch (most
