@@ -290,7 +290,7 @@ def _cpu_only(device: str) -> bool:
         spec = importlib.util.find_spec("torch")
         tree = ast.parse((Path(next(iter(spec.submodule_search_locations))) / "version.py").read_text())
     except (AttributeError, TypeError, StopIteration, ImportError, OSError, SyntaxError, ValueError):
-        return False  # (a frozen app, say): the model's device decides
+        return False  # no readable version.py: the model's device decides
     values = {}
     for node in tree.body:
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Constant):
@@ -446,6 +446,9 @@ def _generate_in_workers(model: str | None, device: str, seeds: list[int], setti
             if kind == "ready":
                 ready.add(k)
                 if len(ready) == workers and error is None:
+                    if any(p.exitcode is not None for p in procs):  # (one died after it said ready)
+                        stop.set()
+                        continue
                     writer = open_writer()
                     bar = tqdm(total=len(seeds), unit="pair", desc=f"generate ({workers} workers)",
                                file=sys.stderr)

@@ -111,6 +111,7 @@ def test_picture_groups_gather_the_redraws_of_one_picture_and_typicality_finds_t
     units /= np.linalg.norm(units, axis=1, keepdims=True)
     assert picture_groups(units).tolist() == [0, 1, 2, 3] * 3
     assert picture_groups(units, most=2).tolist() == [0, 1, -1, -1] * 3
+    assert picture_groups(np.array([[0, 0], [1, 0], [1, 0.01], [0, 1]])).tolist() == [0, 1, 1, 2]  # (the mean)
     pictures = np.concatenate([np.ones((5, 16)) + 0.5 * rng.standard_normal((5, 16)), -np.ones((1, 16))])
     pictures /= np.linalg.norm(pictures, axis=1, keepdims=True)
     typical = typicality(pictures, np.ones(6, bool))
@@ -144,6 +145,9 @@ def test_a_results_page_shows_several_pictures_and_the_misdrawn_one_last(tmp_pat
         monkeypatch.setattr(atlas_module, "TYPICAL_WEIGHT", 0.0)
         pictures = [h.seed // 4 for h in search_words(Decoder(), a, "cat", limit=16)]
         assert all(sorted(pictures[i:i + 4]) == [0, 1, 2, 3] for i in range(0, 16, 4))
+    with Atlas(tmp_path / "one.sqlite", "0" * 10, 16) as a:  # its one latent is the atlas's mean
+        a.add([5], latents[:1], ["A cat."])
+        assert [h.seed for h in search_words(Decoder(), a, "cat", limit=16)] == [5]
 
 
 def test_likeness_search_returns_the_nearest_latents(tiny_engine, built):

@@ -1,4 +1,4 @@
-"""The generative engine: torch only, no Qt. Its public API is what the GUI, CLI and scripts use.
+"""The generative engine: no Qt; torch where it computes. Its public API is what the GUI, CLI and scripts use.
 
 Names are loaded on first use (PEP 562), each from the module below: checking seeds, settings and output
 folders (seeds.py, settings.py, export.py) does not load torch, so the CLI's parent of generate workers

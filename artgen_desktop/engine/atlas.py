@@ -48,14 +48,20 @@ STOP_WORDS = frozenset("a an the of with on in and at to its his her their is ar
 # process making the file) before it gives up: writers queue rather than fail
 BUSY_TIMEOUT_S = 120.0
 LIKE_CHUNK = 16384  # rows per float32 product in likeness search (the cache is float16)
-# seeds holding a query's words that a word search looks at (FTS5 gives the best matches first)
+# seeds holding a query's words that a word search looks at, at least (FTS5 gives the best matches first);
+# and the most seeds nearest a picture that words then rank (`search` with both)
 WORD_CANDIDATES = 2000
+LIKE_WORD_CANDIDATES = 20_000
+TYPICAL_BLOCK = 256  # rows per product in typicality (its memory stays small for any limit)
 # the cosine of two centred latents (Atlas.unit) above which they show one picture: the seeds that a kernel
 # prior lands on one stored latent sit above it, those on different latents below it
 SAME_PICTURE = 0.8
 # word search ranking (rank_by_words), in units of the decoder's log-probability per token; chosen by counting
-# by eye which results show the word, on other words than the ones README's quality figure counts
+# by eye which results show the word, on other words than the ones README's quality figure counts. The weight
+# makes typicality lead (0.0125 of cosine outweighs a repeat): the penalty mostly interleaves the pictures
+# that are alike in score and typicality, such as one drawing's variants
 TYPICAL_NEIGHBOURS = 5
+TYPICAL_POOL = 2000  # the pictures typicality compares with, at most
 TYPICAL_WEIGHT = 40.0  # per unit of cosine
 REPEAT_PENALTY = 0.5
 
@@ -588,10 +594,11 @@ def search_words(engine, atlas: Atlas, text: str, limit: int = 50, neighbours: i
     otherwise); ranked by rank_by_words."""
     words = query_words(engine, text)
     content = [w for w in words if w not in STOP_WORDS] or words
-    cands = atlas.word_matches(content, WORD_CANDIDATES, all_words=True)
+    most = max(WORD_CANDIDATES, 3 * limit)
+    cands = atlas.word_matches(content, most, all_words=True)
     if len(cands) < limit and len(content) > 1:
         have = set(cands)
-        cands += [s for s in atlas.word_matches(content, WORD_CANDIDATES, all_words=False) if s not in have]
+        cands += [s for s in atlas.word_matches(content, most, all_words=False) if s not in have]
     if cands and len(cands) < limit:
         _, z_hits = atlas.latents_of(cands[:50])
         cands += [s for s, _ in atlas.nearest(z_hits.mean(0), neighbours, exclude=cands)]
@@ -613,7 +620,8 @@ def picture_groups(units: np.ndarray, most: int | None = None) -> np.ndarray:
     """A group number for each of `units` (Atlas.unit rows), in order: a row joins the first earlier group
     whose first row it is within SAME_PICTURE of, else starts the next group; with `most`, rows that would
     start a group past it get -1. Many seeds land on one stored latent of a kernel prior and show one
-    picture; grouping them lets a search show different ones."""
+    picture; grouping them lets a search show different ones. (One matrix-vector product a group: numpy's
+    matrix products would wake BLAS threads that then slow the caption decoder's torch threads.)"""
     group = np.full(len(units), -1, np.int64)
     first = 0
     for g in range(len(units) if most is None else most):
@@ -623,20 +631,26 @@ def picture_groups(units: np.ndarray, most: int | None = None) -> np.ndarray:
         first += int(free[0])
         rest = group[first:] < 0
         rest &= units[first:] @ units[first] >= SAME_PICTURE
+        rest[0] = True  # (a latent at the atlas's mean is its own picture)
         group[first:][rest] = g
     return group
 
 
 def typicality(units: np.ndarray, among: np.ndarray) -> np.ndarray:
-    """For each of `units` (Atlas.unit rows), the mean cosine to its TYPICAL_NEIGHBOURS nearest rows of those
-    marked `among`, itself left out (0 when fewer than two are marked)."""
-    others = np.flatnonzero(among)
+    """For each of `units` (Atlas.unit rows), the mean cosine to its TYPICAL_NEIGHBOURS nearest rows among the
+    first TYPICAL_POOL of those marked `among`, itself left out (0 when fewer than two are marked)."""
+    others = np.flatnonzero(among)[:TYPICAL_POOL]
+    out = np.zeros(len(units), np.float32)
     if len(others) < 2:
-        return np.zeros(len(units), np.float32)
-    sims = units @ units[others].T
-    sims[others, np.arange(len(others))] = -np.inf
+        return out
     k = min(TYPICAL_NEIGHBOURS, len(others) - 1)
-    return np.sort(sims, axis=1)[:, -k:].mean(1)
+    pool = units[others].T
+    for start in range(0, len(units), TYPICAL_BLOCK):
+        sims = units[start:start + TYPICAL_BLOCK] @ pool
+        mine = np.flatnonzero((others >= start) & (others < start + len(sims)))
+        sims[others[mine] - start, mine] = -np.inf
+        out[start:start + len(sims)] = np.partition(sims, -k, axis=1)[:, -k:].mean(1)
+    return out
 
 
 def rank_by_words(engine, atlas: Atlas, seeds: Sequence[int], words: list[str], limit: int) -> list[Hit]:
@@ -647,7 +661,8 @@ def rank_by_words(engine, atlas: Atlas, seeds: Sequence[int], words: list[str], 
     content = [w for w in words if w not in STOP_WORDS] or words
     units = atlas.unit(z)
     # one decoder pass per picture, not per seed: a group's seeds are redraws of one picture and score alike.
-    # Groups are numbered in the order of `seeds`, best caption matches first: the first ones are scored
+    # Groups are numbered in the order of `seeds` (the best caption matches, or the nearest seeds, first):
+    # the first scored_pictures(limit) are looked at
     group = picture_groups(units, most=scored_pictures(limit))
     keep = group >= 0
     found, units, group = found[keep], units[keep], group[keep]
@@ -662,7 +677,9 @@ def rank_by_words(engine, atlas: Atlas, seeds: Sequence[int], words: list[str], 
     # Within those, a picture unlike the other pictures that hold the words is more often a misdrawing (a blob,
     # another thing): its score counts for less. And each further seed of one picture ranks as if it scored
     # REPEAT_PENALTY lower, so a page shows several pictures rather than one picture's redraws
-    key = (score + TYPICAL_WEIGHT * typicality(units[first], held[first] == held.max()))[group]
+    most_held = np.zeros(len(first), held.dtype)
+    np.maximum.at(most_held, group, held)  # (a picture's seeds may be captioned apart)
+    key = (score + TYPICAL_WEIGHT * typicality(units[first], most_held == most_held.max()))[group]
     order = np.lexsort((found, -key, -held))
     turn = np.zeros(len(found))
     seen: dict[int, int] = {}
@@ -680,7 +697,8 @@ def search(engine, atlas: Atlas, text: str = "", like: int | None = None, limit:
     if not text.strip():
         return like_seed(engine, atlas, like, limit)
     words = query_words(engine, text)
-    near = atlas.nearest(latent_of_seed(engine, atlas, like), max(10 * limit, 500), exclude=[like])
+    near = atlas.nearest(latent_of_seed(engine, atlas, like), min(max(10 * limit, 500), LIKE_WORD_CANDIDATES),
+                         exclude=[like])
     return rank_by_words(engine, atlas, [s for s, _ in near], words, limit)
 
 
