@@ -301,7 +301,7 @@ def _cpu_only(device: str) -> bool:
 
 
 def cmd_generate(args) -> int:
-    from .engine.export import ExportWriter
+    from .engine.export import ExportWriter, write_batches
     from .engine.seeds import parse_seeds
 
     settings = _settings(args)
@@ -344,8 +344,6 @@ def cmd_generate(args) -> int:
     with _output_folder(out):
         if workers == 1:
             from tqdm import tqdm
-
-            from .engine.export import write_batches
             writer = open_writer()
             if engine.device.type == "cpu":
                 set_threads(max(1, cores - 1))  # a core for the writer thread (two OpenMP threads stall otherwise)

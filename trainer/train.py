@@ -11,10 +11,9 @@ with --finetune decoder-prior it trains the image decoder together with the late
 will store (trainer/redraw.py), the encoder and caption decoder frozen.
 Stage 2 "prior": the prior is fitted to the encoder's latents of the training images (and their mirror
 images; --prior-keep keeps those redrawn best, --prior-drawings those a list names; decoder-prior's
-trained latents instead), so that a seed's
-noise lands where the decoders work (the piece the prototype lacked). The
-default kernel prior stores those latents (seconds; the autoencoder gets the whole time budget); the
-MLP prior (--prior mlp) learns a flow-matching velocity field, with EMA weights.
+trained latents instead), so that a seed's noise lands where the decoders work (the piece the prototype
+lacked). The default kernel prior stores those latents (seconds; the autoencoder gets the whole time
+budget); the MLP prior (--prior mlp) learns a flow-matching velocity field, with EMA weights.
 
 Checkpoints go to RUN_DIR/state.safetensors every few minutes (atomic); --resume continues from it.
 Ctrl-C / SIGTERM saves and exits. Under torchrun (WORLD_SIZE > 1) it runs DDP (gloo on CPU, nccl on CUDA).

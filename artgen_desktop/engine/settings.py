@@ -52,7 +52,6 @@ class EngraveStyle:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-
 @dataclass(frozen=True)
 class Settings:
     """Everything besides the seed that makes a picture. Ranges and defaults: params.py."""
