@@ -12,7 +12,8 @@ names, the share of the top 24 results whose greedy caption holds the word: a pr
 word at all, and how many different pictures the results show (engine/atlas.py picture_groups); with
 --sheets, one results sheet per word in DIR to count them by eye. --judged FILE counts the real figure from
 pictures a person judged once (the FILE's "how"): each result counts as the judged picture it redraws, and
-a result that redraws none as not showing the word (printed as "unjudged"), for "counted" and "tuning".
+a result that redraws none as not showing the word (printed as "unjudged"), for "counted" and "tuning",
+with the best any ranking of the seeds whose caption holds the word could reach.
 """
 
 from __future__ import annotations
@@ -129,19 +130,27 @@ def judged(engine, atlas: Atlas, judgements: dict) -> None:
     if judgements["model"] != engine.info.hash:
         raise SystemExit(f"the judgements are for model {judgements['model']}, not {engine.info.hash}")
     for key in ("counted", "tuning"):
-        shares, pictures, line = [], [], []
+        shares, best, pictures, line = [], [], [], []
         for word, seen in judgements[key].items():
-            hits = search_words(engine, atlas, word, limit=24)
-            _, z_hits = atlas.latents_of([h.seed for h in hits])
             found, z_seen = atlas.latents_of(seen["shows"] + seen["not"])
-            sims = atlas.unit(z_hits) @ atlas.unit(z_seen).T
-            nearest = sims.argmax(1)
-            known = sims.max(1) >= SAME_PICTURE
-            shows = int(sum(k and found[i] in seen["shows"] for i, k in zip(nearest, known)))
+            units_seen = atlas.unit(z_seen)
+
+            def showing(seeds: list[int]) -> tuple[int, int]:
+                """How many of `seeds` redraw a judged picture that shows the word, and how many no judged one."""
+                sims = atlas.unit(atlas.latents_of(seeds)[1]) @ units_seen.T
+                known = sims.max(1) >= SAME_PICTURE
+                return int(sum(k and found[i] in seen["shows"] for i, k in zip(sims.argmax(1), known))), \
+                    int((~known).sum())
+
+            hits = search_words(engine, atlas, word, limit=24)
+            shows, unjudged = showing([h.seed for h in hits])
             shares.append(shows / len(hits))
-            pictures.append(len(set(picture_groups(atlas.unit(z_hits)))))
-            line.append(f"{word} {shows}" + (f" ({int((~known).sum())} unjudged)" if not known.all() else ""))
-        print(f"{key}: {100 * sum(shares) / len(shares):.1f} % of the top 24 show the word; "
+            # the best any ranking of the seeds whose caption holds the word could do
+            best.append(min(len(hits), showing(atlas.word_matches([word], len(atlas)))[0]) / len(hits))
+            pictures.append(len(set(picture_groups(atlas.unit(atlas.latents_of([h.seed for h in hits])[1])))))
+            line.append(f"{word} {shows}" + (f" ({unjudged} unjudged)" if unjudged else ""))
+        print(f"{key}: {100 * sum(shares) / len(shares):.1f} % of the top 24 show the word "
+              f"(at most {100 * sum(best) / len(best):.1f} % from the caption matches); "
               f"{sum(pictures) / len(pictures):.1f} different pictures")
         print("  " + ", ".join(line))
 

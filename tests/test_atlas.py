@@ -126,7 +126,7 @@ def test_a_results_page_shows_several_pictures_and_the_misdrawn_one_last(tmp_pat
     from artgen_desktop.engine import atlas as atlas_module
     rng = np.random.default_rng(1)
     cat = rng.standard_normal(16)
-    centres = np.stack([cat + rng.standard_normal(16) for _ in range(3)] + [-cat])
+    centres = np.stack([cat + 0.5 * rng.standard_normal(16) for _ in range(3)] + [-cat])
     latents = _pictures(rng, centres, 4).astype(np.float32)  # seeds 0-3: cat 0, 4-7: cat 1, 8-11: cat 2, 12-15
     noise = rng.standard_normal((40, 16)).astype(np.float32)  # seeds 16-55, another caption
     tokenizer = Tokenizer.build(["A cat.", "A dog."])
@@ -148,6 +148,31 @@ def test_a_results_page_shows_several_pictures_and_the_misdrawn_one_last(tmp_pat
     with Atlas(tmp_path / "one.sqlite", "0" * 10, 16) as a:  # its one latent is the atlas's mean
         a.add([5], latents[:1], ["A cat."])
         assert [h.seed for h in search_words(Decoder(), a, "cat", limit=16)] == [5]
+
+
+def test_a_picture_many_seeds_name_outranks_one_seed_the_decoder_prefers(tmp_path):
+    """Seeds 0-5 redraw one picture captioned "A cat.", seed 6 strays elsewhere with the same caption and the
+    decoder likes it better (by 5, less than the six votes' VOTE_WEIGHT * log 6). The six-vote picture comes
+    first; its k-th seed ranks as if it had 6 / k votes, so the stray comes after three of them."""
+    from artgen_desktop.engine.atlas import VOTE_WEIGHT
+    rng = np.random.default_rng(2)
+    cat, stray = rng.standard_normal((2, 16))
+    latents = np.concatenate([_pictures(rng, cat[None], 6), stray[None], rng.standard_normal((20, 16))])
+    tokenizer = Tokenizer.build(["A cat.", "A dog."])
+
+    class Decoder:
+        def __init__(self):
+            self.tokenizer = tokenizer
+
+        def score_text(self, z, words):
+            cos = z @ stray / (np.linalg.norm(z, axis=1) * np.linalg.norm(stray))
+            return np.where(cos > 0.9, 5.0, 0.0).astype(np.float32)
+
+    assert VOTE_WEIGHT * np.log(6) > 5 > VOTE_WEIGHT * np.log(6 / 4)
+    with Atlas(tmp_path / "votes.sqlite", "0" * 10, 16) as a:
+        a.add(range(27), latents.astype(np.float32), ["A cat."] * 7 + ["A dog."] * 20)
+        hits = search_words(Decoder(), a, "cat", limit=7)
+        assert ["cat" if h.seed < 6 else h.seed for h in hits] == ["cat"] * 3 + [6] + ["cat"] * 3
 
 
 def test_likeness_search_returns_the_nearest_latents(tiny_engine, built):

@@ -57,13 +57,11 @@ TYPICAL_BLOCK = 256  # rows per product in typicality (its memory stays small fo
 # prior lands on one stored latent sit above it, those on different latents below it
 SAME_PICTURE = 0.8
 # word search ranking (rank_by_words), in units of the decoder's log-probability per token; chosen by counting
-# by eye which results show the word, on other words than the ones README's quality figure counts. The weight
-# makes typicality lead (0.0125 of cosine outweighs a repeat): the penalty mostly interleaves the pictures
-# that are alike in score and typicality, such as one drawing's variants
+# by eye which results show the word, on other words than the ones README's quality figure counts
 TYPICAL_NEIGHBOURS = 5
 TYPICAL_POOL = 2000  # the pictures typicality compares with, at most
 TYPICAL_WEIGHT = 40.0  # per unit of cosine
-REPEAT_PENALTY = 0.5
+VOTE_WEIGHT = 10.0  # per unit of log(votes): a picture's seeds whose caption holds the words
 
 
 class AtlasError(ArtGenError):
@@ -611,7 +609,7 @@ def search_words(engine, atlas: Atlas, text: str, limit: int = 50, neighbours: i
 
 
 def scored_pictures(limit: int) -> int:
-    """How many different pictures a word search looks at, the best caption matches first: the caption
+    """How many different pictures a word search looks at, those with the most votes first: the caption
     decoder scores each once, and that is most of what a query costs."""
     return max(100, 3 * limit)
 
@@ -660,33 +658,38 @@ def rank_by_words(engine, atlas: Atlas, seeds: Sequence[int], words: list[str], 
         return []
     content = [w for w in words if w not in STOP_WORDS] or words
     units = atlas.unit(z)
-    # one decoder pass per picture, not per seed: a group's seeds are redraws of one picture and score alike.
-    # Groups are numbered in the order of `seeds` (the best caption matches, or the nearest seeds, first):
-    # the first scored_pictures(limit) are looked at
-    group = picture_groups(units, most=scored_pictures(limit))
-    keep = group >= 0
-    found, units, group = found[keep], units[keep], group[keep]
-    first = np.unique(group, return_index=True)[1]
-    score = engine.score_text(z[keep][first], as_caption(words))
     captions = atlas.captions([int(s) for s in found])
     # seeds whose greedy caption holds the words come first (the decoder's own best words for the latent).
     # Scores alone ranked "An ice cream cone" below pictures whose caption could start "A cream": the decoder's
     # log-probability of the query as a whole caption favours latents whose caption would begin with its words
     # over those that show them (scripts/make_atlas_sheet.py --quality measures both)
     held = np.array([sum(w in set(split_words(captions.get(int(s), ""))) for w in content) for s in found])
-    # Within those, a picture unlike the other pictures that hold the words is more often a misdrawing (a blob,
-    # another thing): its score counts for less. And each further seed of one picture ranks as if it scored
-    # REPEAT_PENALTY lower, so a page shows several pictures rather than one picture's redraws
+    # Many seeds redraw one picture (picture_groups; groups are numbered in the order of `seeds`, the best
+    # caption matches or the nearest seeds first). A picture's votes are its seeds whose caption holds the
+    # most words: a picture that many seeds name so is more often the thing than one a seed or two do (a
+    # seed that strayed between pictures, a drawing the captions disagree on)
+    group = picture_groups(units, most=4 * scored_pictures(limit))
+    votes = np.bincount(group[group >= 0], weights=held[group >= 0] == held.max())
+    # one decoder pass per picture, not per seed (a group's seeds score alike), for those with the most votes
+    looked = np.argsort(-votes, kind="stable")[:scored_pictures(limit)]
+    keep = np.isin(group, looked)
+    looked, first, group = np.unique(group[keep], return_index=True, return_inverse=True)  # (renumbered 0, 1, …)
+    found, units, held, votes = found[keep], units[keep], held[keep], votes[looked]
+    score = engine.score_text(z[keep][first], as_caption(words))
+    # A picture unlike the other pictures that hold the words is more often a misdrawing (a blob, another
+    # thing): its score counts for less. And the k-th seed of one picture ranks as if the picture had
+    # votes / k, so a page shows several pictures rather than one picture's redraws
     most_held = np.zeros(len(first), held.dtype)
     np.maximum.at(most_held, group, held)  # (a picture's seeds may be captioned apart)
-    key = (score + TYPICAL_WEIGHT * typicality(units[first], most_held == most_held.max()))[group]
+    key = (score + TYPICAL_WEIGHT * typicality(units[first], most_held == most_held.max())
+           + VOTE_WEIGHT * np.log(np.maximum(votes, 1)))[group]
     order = np.lexsort((found, -key, -held))
     turn = np.zeros(len(found))
     seen: dict[int, int] = {}
     for i in order:
         turn[i] = seen.get(int(group[i]), 0)
         seen[int(group[i])] = int(turn[i]) + 1
-    order = np.lexsort((found, -(key - REPEAT_PENALTY * turn), -held))[:limit]
+    order = np.lexsort((found, -(key - VOTE_WEIGHT * np.log1p(turn)), -held))[:limit]
     return [Hit(int(found[i]), captions.get(int(found[i]), ""), float(score[group[i]])) for i in order]
 
 
