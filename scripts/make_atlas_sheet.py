@@ -125,6 +125,14 @@ def main() -> int:
     return 0
 
 
+def _showing(atlas: Atlas, seen: dict, seeds: list[int]) -> tuple[int, int]:
+    """How many of `seeds` redraw a judged picture (`seen`) that shows the word, and how many no judged one."""
+    found, z_seen = atlas.latents_of(seen["shows"] + seen["not"])
+    sims = atlas.unit(atlas.latents_of(seeds)[1]) @ atlas.unit(z_seen).T
+    known = sims.max(1) >= SAME_PICTURE
+    return int(sum(k and found[i] in seen["shows"] for i, k in zip(sims.argmax(1), known))), int((~known).sum())
+
+
 def judged(engine, atlas: Atlas, judgements: dict) -> None:
     """Prints, per word and set, how many of the top 24 results show the word (see the module's text)."""
     if judgements["model"] != engine.info.hash:
@@ -132,21 +140,11 @@ def judged(engine, atlas: Atlas, judgements: dict) -> None:
     for key in ("counted", "tuning"):
         shares, best, pictures, line = [], [], [], []
         for word, seen in judgements[key].items():
-            found, z_seen = atlas.latents_of(seen["shows"] + seen["not"])
-            units_seen = atlas.unit(z_seen)
-
-            def showing(seeds: list[int]) -> tuple[int, int]:
-                """How many of `seeds` redraw a judged picture that shows the word, and how many no judged one."""
-                sims = atlas.unit(atlas.latents_of(seeds)[1]) @ units_seen.T
-                known = sims.max(1) >= SAME_PICTURE
-                return int(sum(k and found[i] in seen["shows"] for i, k in zip(sims.argmax(1), known))), \
-                    int((~known).sum())
-
             hits = search_words(engine, atlas, word, limit=24)
-            shows, unjudged = showing([h.seed for h in hits])
+            shows, unjudged = _showing(atlas, seen, [h.seed for h in hits])
             shares.append(shows / len(hits))
             # the best any ranking of the seeds whose caption holds the word could do
-            best.append(min(len(hits), showing(atlas.word_matches([word], len(atlas)))[0]) / len(hits))
+            best.append(min(len(hits), _showing(atlas, seen, atlas.word_matches([word], len(atlas)))[0]) / len(hits))
             pictures.append(len(set(picture_groups(atlas.unit(atlas.latents_of([h.seed for h in hits])[1])))))
             line.append(f"{word} {shows}" + (f" ({unjudged} unjudged)" if unjudged else ""))
         print(f"{key}: {100 * sum(shares) / len(shares):.1f} % of the top 24 show the word "
