@@ -151,9 +151,9 @@ def test_a_results_page_shows_several_pictures_and_the_misdrawn_one_last(tmp_pat
 
 
 def test_a_picture_many_seeds_name_outranks_one_seed_the_decoder_prefers(tmp_path):
-    """Seeds 0-5 redraw one picture captioned "A cat.", seed 6 strays elsewhere with the same caption and the
-    decoder likes it better (by 5, less than the six votes' VOTE_WEIGHT * log 6). The six-vote picture comes
-    first; its k-th seed ranks as if it had 6 / k votes, so the stray comes after three of them."""
+    """Seeds 0-5 redraw one picture captioned "A cat.", seed 6 strays elsewhere with the same caption, and the
+    decoder likes the stray better by 5. The six-vote picture comes first; its k-th seed ranks as if it had
+    6 / k votes, so the stray comes after three of its seeds and before the other three."""
     from artgen_desktop.engine.atlas import VOTE_WEIGHT
     rng = np.random.default_rng(2)
     cat, stray = rng.standard_normal((2, 16))
@@ -168,7 +168,7 @@ def test_a_picture_many_seeds_name_outranks_one_seed_the_decoder_prefers(tmp_pat
             cos = z @ stray / (np.linalg.norm(z, axis=1) * np.linalg.norm(stray))
             return np.where(cos > 0.9, 5.0, 0.0).astype(np.float32)
 
-    assert VOTE_WEIGHT * np.log(6) > 5 > VOTE_WEIGHT * np.log(6 / 4)
+    assert VOTE_WEIGHT * np.log(6 / 3) > 5 > VOTE_WEIGHT * np.log(6 / 4)
     with Atlas(tmp_path / "votes.sqlite", "0" * 10, 16) as a:
         a.add(range(27), latents.astype(np.float32), ["A cat."] * 7 + ["A dog."] * 20)
         hits = search_words(Decoder(), a, "cat", limit=7)
