@@ -186,6 +186,7 @@ class GalleryPanel(QWidget):
         self._request_key = ""  # the settings + model that self._request renders
         self._key = ""
         self._syncing = False
+        self._from_view = False  # the seed changes because the view's current thumbnail did
         self._held = QTimer(self, interval=RELEASE_POLL_MS)  # runs while a drag holds back a settings change
         self._held_change = 0.0  # when the last held-back change came
         self._held.timeout.connect(self._check_release)
@@ -364,7 +365,7 @@ class GalleryPanel(QWidget):
 
     def _select_seed(self, seed: int) -> None:
         row = self.model.row_of(seed)
-        if row < 0:
+        if row < 0 or self._from_view:
             return
         idx = self.model.index(row)
         sel = self.view.selectionModel()
@@ -383,7 +384,13 @@ class GalleryPanel(QWidget):
 
     def _on_view_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid() and not self._syncing:
-            self.state.set_seed(current.data(SEED_ROLE))
+            # a click or key in the view: it updates its own selection next (Ctrl-click adds to it, a right-click
+            # keeps it), so the seed change must not select the thumbnail again here
+            self._from_view = True
+            try:
+                self.state.set_seed(current.data(SEED_ROLE))
+            finally:
+                self._from_view = False
 
     def _on_view_selection(self, *_args) -> None:
         seeds = [i.data(SEED_ROLE) for i in self.view.selectionModel().selectedIndexes()]
