@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 from conftest import WAIT_MS, open_main_window
-from PySide6.QtCore import QItemSelectionModel
+from PySide6.QtCore import QItemSelectionModel, Qt
 
 from artgen_desktop.engine.atlas import Atlas, default_path
 from artgen_desktop.engine.tokenizer import split_words
@@ -46,10 +46,16 @@ def test_search_fills_the_gallery_and_its_actions_work(qtbot, window, tiny_engin
         bar.search_text()
     res = got.args[0]
     assert word in split_words(res.captions[0])
+    assert "horse" not in window.message_bar.text()  # the did-you-mean of the search before is gone
     gallery = window.gallery
     assert gallery.model.seeds() == res.seeds[:12]
+    tip = gallery.model.index(0).data(Qt.ItemDataRole.ToolTipRole)  # (shown captions follow the temperature)
+    assert tip.endswith(f"Found by its caption at temperature 0: “{res.captions[0]}”")
     assert window.state.seed == res.seeds[0]
+    said = sum(word in split_words(c) for _, _, c in rows)
     assert gallery.range_label.text().startswith(f"“{word}”: 1–")
+    assert gallery.range_label.text().endswith(f" results · {said} captions say it") and said
+    assert gallery.range_label.toolTip() == f"96 seeds searched; the captions of {said} of them hold the words"
     if len(res.seeds) > 1:  # → (and the Seed menu's Next seed) steps through the results
         gallery.step(1)
         assert window.state.seed == res.seeds[1]
@@ -76,7 +82,7 @@ def test_search_fills_the_gallery_and_its_actions_work(qtbot, window, tiny_engin
     with qtbot.waitSignal(bar.results, timeout=WAIT_MS) as got:
         window.preview.more_like_button.click()
     like = got.args[0]
-    assert like.like == seed
+    assert like.like == seed and bar.field.text() == ""  # (the words no longer describe what is shown)
     assert like.like not in like.seeds and len(like.seeds) == 48 and gallery.model.seeds() == like.seeds[:12]
     assert gallery.range_label.text().startswith(f"Like seed {like.like}: 1–12 of 48+")
     gallery.turn_page(1)
@@ -94,8 +100,10 @@ def test_search_fills_the_gallery_and_its_actions_work(qtbot, window, tiny_engin
     gallery.turn_page(10)  # the last page; nothing more to ask for
     assert gallery.model.seeds() == seeds[84:95] and not gallery.next_button.isEnabled()
 
-    bar.field.clear()  # back to pages of seeds
+    assert gallery.back_button.isVisible()
+    gallery.back_button.click()  # back to pages of seeds
     assert gallery.results is None and gallery.model.seeds() == window.state.page_seeds
+    assert not gallery.back_button.isVisible()
 
     with qtbot.waitSignal(bar.results, timeout=WAIT_MS):  # results found under one model …
         window.preview.more_like_button.click()
@@ -103,6 +111,37 @@ def test_search_fills_the_gallery_and_its_actions_work(qtbot, window, tiny_engin
     with qtbot.waitSignal(window.bridge.model_loaded, timeout=WAIT_MS):  # … are dropped when another loads
         window.open_model(str(tiny_model_path))
     assert gallery.results is None and gallery.model.seeds() == window.state.page_seeds
+
+
+def test_results_at_the_most_a_search_shows_words_no_caption_says_and_a_seed_off_the_page(qtbot, window,
+                                                                                           tiny_engine, monkeypatch):
+    bar, gallery = window.gallery.search, window.gallery
+    monkeypatch.setattr(atlas_search, "MAX_RESULTS", atlas_search.FIRST_RESULTS)
+    with qtbot.waitSignal(bar.results, timeout=WAIT_MS * 4) as got:  # (the atlas is built first)
+        bar.more_like(3)
+    assert got.args[0].maybe_more  # the atlas has more, but a search shows MAX_RESULTS at most
+    gallery.turn_page(3)
+    assert gallery.range_label.text().startswith("Like seed 3: 37–48 of 48 results")
+    assert not gallery.next_button.isEnabled()
+
+    # the seed box steps to a seed that is not among the results: no thumbnail stays marked as current, and
+    # Export selected would export the picture the preview shows
+    shown = gallery.model.seeds()
+    window.state.set_seed(shown[0])
+    assert gallery.view.selectionModel().selectedIndexes()
+    off = next(s for s in range(1000) if s not in gallery.results.seeds)
+    window.state.set_seed(off)
+    assert not gallery.view.selectionModel().hasSelection() and window.state.selection == [off]
+
+    with Atlas.for_engine(tiny_engine, default_path(tiny_engine.info.hash)) as a:
+        said = {w for _, _, c in a.rows() for w in split_words(c)}
+    word = next(w for w in tiny_engine.tokenizer.words if w.isalpha() and len(w) > 3 and w not in said)
+    bar.field.setText(word)
+    with qtbot.waitSignal(bar.results, timeout=WAIT_MS) as got:
+        bar.search_text()
+    assert got.args[0].matches == 0 and got.args[0].seeds  # the pictures closest to the words, and it says so
+    assert gallery.range_label.text().endswith(" results · no caption says it")
+    assert f"No caption in the atlas says “{word}”" in window.message_bar.text()
 
 
 def test_the_build_pauses_and_resumes_where_it_stopped(qtbot, window, tiny_model_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import WAIT_MS, open_main_window
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtTest import QTest
 
 from artgen_desktop.engine import Settings
@@ -43,3 +43,13 @@ def test_shift_click_and_a_right_click_on_a_selected_thumbnail_keep_the_selectio
         _click(window, row, modifiers=Qt.KeyboardModifier.ControlModifier)
     _click(window, 2, button=Qt.MouseButton.RightButton)  # the context menu's actions work on all of them
     assert window.state.selection == [1, 2, 4, 5] and window.state.seed == 2
+
+
+def test_a_current_thumbnail_with_nothing_selected_is_selected(qtbot, window):
+    """E.g. the view takes the focus and makes its first thumbnail current without selecting it."""
+    sel = window.gallery.view.selectionModel()
+    sel.clear()
+    sel.setCurrentIndex(window.gallery.model.index(2), QItemSelectionModel.SelectionFlag.NoUpdate)
+    assert window.state.seed == 2
+    qtbot.waitUntil(lambda: [i.row() for i in sel.selectedIndexes()] == [2], timeout=WAIT_MS)
+    assert window.state.selection == [2]

@@ -579,6 +579,12 @@ def query_words(engine, text: str) -> list[str]:
     return words
 
 
+def caption_matches(engine, atlas: Atlas, text: str) -> int:
+    """How many seeds of the atlas have a caption holding every word of the query (stop words aside)."""
+    words = query_words(engine, text)
+    return len(atlas.word_matches([w for w in words if w not in STOP_WORDS] or words, max(len(atlas), 1)))
+
+
 def as_caption(words: list[str]) -> str:
     """The query as a caption of the bundled model starts: "A horse", "An apple" (an article added)."""
     if words[0] in ("a", "an", "the"):

@@ -29,6 +29,7 @@ class AtlasSearch(QWidget):
     more_results = Signal(object)  # the same search asked again for more (SearchResults)
     cleared = Signal()  # the search was emptied: back to pages of seeds
     message = Signal(str, str)  # text, level
+    message_outdated = Signal(str)  # a message this bar showed no longer holds (a later search found seeds)
 
     def __init__(self, bridge: EngineBridge, parent: QWidget | None = None):
         super().__init__(parent)
@@ -38,6 +39,7 @@ class AtlasSearch(QWidget):
         self.search_request: int | None = None
         self.done, self.total = 0, len(DEFAULT_SEEDS)
         self._waiting: tuple[str, int | None] | None = None  # a search waiting for the atlas to fill
+        self._said = ""  # the last warning or note about a search
         self.more_request: int | None = None  # a search asked again with a higher limit
 
         self.field = QLineEdit(placeholderText="Find seeds by words, e.g. horse or a red flower")
@@ -179,11 +181,15 @@ class AtlasSearch(QWidget):
         """Seeds whose latents are nearest this seed's."""
         return self._request("", seed)
 
+    def can_ask_more(self, shown: SearchResults) -> bool:
+        """Whether paging past `shown`'s last result can ask for more (a search shows MAX_RESULTS at most)."""
+        return self.model is not None and shown.maybe_more and shown.limit < MAX_RESULTS
+
     def more(self, shown: SearchResults) -> int | None:
         """The search behind `shown` again, for twice as many results (the gallery pages on into them)."""
         if self.more_request is not None:
             return self.more_request  # (already asked: a second click must not page twice on its answer)
-        if self.model is None or not shown.maybe_more or shown.limit >= MAX_RESULTS:
+        if not self.can_ask_more(shown):
             return None
         self.more_request = self.bridge.request_search(shown.query, shown.like, min(2 * shown.limit, MAX_RESULTS))
         return self.more_request
@@ -209,15 +215,29 @@ class AtlasSearch(QWidget):
             self.message.emit(res.notice, "warning")
         if res.error:
             self.mark_not_shown(True)
-            self.message.emit(res.error[:1].upper() + res.error[1:] + ".", "warning")
+            self._say(res.error[:1].upper() + res.error[1:] + ".", "warning")
             return
         if res.atlas_size == 0:
             self._waiting = (res.query, res.like)
-            self.message.emit("The seed atlas is being made; the search runs when its first seeds are in.", "info")
+            self._say("The seed atlas is being made; the search runs when its first seeds are in.", "info")
             return
         if not res.seeds:
             self.mark_not_shown(True)
-            self.message.emit(f"No seeds found for “{res.query}” among {res.atlas_size:,} seeds.", "info")
+            self._say(f"No seeds found for “{res.query}” among {res.atlas_size:,} seeds.", "info")
             return
         self.mark_not_shown(False)
+        if self._said:
+            self.message_outdated.emit(self._said)
+            self._said = ""
+        if res.like is not None and not res.query and self.field.text():
+            self.field.blockSignals(True)  # the field shows what is searched: no words now (not a clear)
+            self.field.clear()
+            self.field.blockSignals(False)
         self.results.emit(res)
+        if res.matches == 0:
+            self._say(f"No caption in the atlas says “{res.query}”: these are the pictures the model finds "
+                      "closest to the words.", "info")
+
+    def _say(self, text: str, level: str) -> None:
+        self._said = text
+        self.message.emit(text, level)

@@ -36,7 +36,7 @@ from PySide6.QtGui import QImage
 
 from artgen_desktop.engine import ArtGenError, Engine, EngraveStyle, ExportWriter, Result, Settings, set_threads
 from artgen_desktop.engine.animation import write_animation
-from artgen_desktop.engine.atlas import DEFAULT_SEEDS, Atlas, is_damage, iter_build, search
+from artgen_desktop.engine.atlas import DEFAULT_SEEDS, Atlas, caption_matches, is_damage, iter_build, search
 from artgen_desktop.engine.export import stem_for
 from artgen_desktop.engine.svg import write_result_svg
 
@@ -122,6 +122,7 @@ class SearchResults:
     error: str = ""  # e.g. words the model does not know (with close ones)
     notice: str = ""  # e.g. a damaged atlas was made again
     limit: int = 0  # how many were asked for: as many came back, the atlas may hold more
+    matches: int | None = None  # seeds whose captions hold the words (None: a search by likeness alone)
 
     @property
     def maybe_more(self) -> bool:
@@ -364,11 +365,12 @@ class EngineBridge(QObject):
                 with self._atlas_damage():
                     size = len(atlas)
                     hits = search(engine, atlas, text, like, limit) if size else []
+                    matches = caption_matches(engine, atlas, text) if text.strip() and size else None
             except ArtGenError as e:  # unknown words and the like: the search bar says it, not an error box
                 yield SearchResults(text, like, [], [], [], size, str(e), notice, limit)
                 return
             yield SearchResults(text, like, [h.seed for h in hits], [h.caption for h in hits],
-                                [h.score for h in hits], size, "", notice, limit)
+                                [h.score for h in hits], size, "", notice, limit, matches)
         return self._submit(SEARCH, work)
 
     def request_atlas_build(self, seeds: Sequence[int] = DEFAULT_SEEDS) -> int:

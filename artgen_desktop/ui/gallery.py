@@ -20,7 +20,7 @@ import json
 import time
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QKeyEvent, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QKeyEvent, QKeySequence, QPainter, QPen, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -197,6 +197,8 @@ class GalleryPanel(QWidget):
         self.prev_button = QToolButton(text="◀", toolTip="Previous page (Page Up)", autoRaise=True)
         self.next_button = QToolButton(text="▶", toolTip="Next page (Page Down)", autoRaise=True)
         self.range_label = QLabel()
+        self.back_button = QToolButton(text="Back to seeds", autoRaise=True, visible=False,
+                                       toolTip="Leave the search results for pages of seeds (Esc)")
         self.page_size = QComboBox(toolTip="Thumbnails per page")
         for n in PAGE_SIZES:
             self.page_size.addItem(f"{n} per page", n)
@@ -205,6 +207,7 @@ class GalleryPanel(QWidget):
         bar.setContentsMargins(4, 2, 4, 2)
         bar.addWidget(self.prev_button)
         bar.addWidget(self.range_label, 1)
+        bar.addWidget(self.back_button)
         bar.addWidget(self.next_button)
         bar.addWidget(self.page_size)
         layout = QVBoxLayout(self)
@@ -216,6 +219,9 @@ class GalleryPanel(QWidget):
 
         self.prev_button.clicked.connect(lambda: self.turn_page(-1))
         self.next_button.clicked.connect(lambda: self.turn_page(1))
+        self.back_button.clicked.connect(self.leave_results)
+        leave = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        leave.activated.connect(self._on_escape)
         self.page_size.currentIndexChanged.connect(lambda _: state.set_page_size(self.page_size.currentData()))
         self.view.step_requested.connect(self.step)
         self.search.results.connect(self.show_results)
@@ -276,6 +282,18 @@ class GalleryPanel(QWidget):
             self.results = None
             self.refresh()
 
+    def _on_escape(self) -> None:
+        if self.results is not None:
+            self.leave_results()
+
+    def leave_results(self) -> None:
+        """Back to pages of seeds, the search field emptied (Back to seeds, Esc)."""
+        self.search.field.blockSignals(True)
+        self.search.field.clear()
+        self.search.field.blockSignals(False)
+        self.search.mark_not_shown(False)
+        self.clear_results()
+
     def more_like(self, seed: int) -> int | None:
         return self.search.more_like(seed)
 
@@ -288,6 +306,7 @@ class GalleryPanel(QWidget):
             return  # past the last page of a search that may have more: asked; add_results turns the page
         self._result_page = min(max(self._result_page + pages, 0), last)
         self.refresh()
+        self.view.scrollToTop()  # (a page of seeds scrolls to its current seed; results start at the top)
 
     def step(self, delta: int) -> None:
         """←/→: the next seed, or among results the next result (turning the page at its edges)."""
@@ -310,9 +329,11 @@ class GalleryPanel(QWidget):
         return self.results.seeds[self._result_page * n:(self._result_page + 1) * n]
 
     def _show_range(self, seeds: list[int]) -> None:
+        self.back_button.setVisible(self.results is not None)
         if self.results is None:
             first, last = seeds[0], seeds[-1]
             self.range_label.setText(f"Seeds {first:,} – {last:,}")
+            self.range_label.setToolTip("")
             self.prev_button.setEnabled(first > 0)
             self.next_button.setEnabled(last < MAX_SEED - 1)
             return
@@ -321,11 +342,15 @@ class GalleryPanel(QWidget):
         if r.like is not None and r.query:
             what += f" like seed {r.like}"
         start = self._result_page * n
-        more = "+" if r.maybe_more else ""  # (more are asked for on paging past the last)
-        self.range_label.setText(f"{what}: {start + 1}–{start + len(seeds)} of {len(r.seeds)}{more} results "
-                                 f"({r.atlas_size:,} seeds searched)")
+        more = self.search.can_ask_more(r)  # (more are asked for on paging past the last)
+        said = "" if r.matches is None else f" · {r.matches:,} captions say it" if r.matches else \
+            " · no caption says it"
+        self.range_label.setText(f"{what}: {start + 1}–{start + len(seeds)} of {len(r.seeds)}{'+' if more else ''} "
+                                 f"results{said}")
+        self.range_label.setToolTip(f"{r.atlas_size:,} seeds searched" + (
+            "" if r.matches is None else f"; the captions of {r.matches:,} of them hold the words"))
         self.prev_button.setEnabled(self._result_page > 0)
-        self.next_button.setEnabled(start + n < len(r.seeds) or r.maybe_more)
+        self.next_button.setEnabled(start + n < len(r.seeds) or more)
 
     def refresh(self) -> None:
         self._held.stop()  # this shows the current settings: nothing is held back any more
@@ -334,6 +359,9 @@ class GalleryPanel(QWidget):
         if self._model_desc is None:
             return  # nothing can render yet; the page fills when a model loads
         key = settings_key(self.state.settings, self._model_desc)
+        # the caption shown follows the temperature; the search read each seed's caption at temperature 0
+        found = {} if self.results is None else dict(zip(self.results.seeds, self.results.captions))
+        self.model.notes = {s: f"Found by its caption at temperature 0: “{found[s]}”" for s in seeds if found.get(s)}
         self._syncing = True
         try:
             missing = self.model.set_page(seeds, key)
@@ -365,7 +393,13 @@ class GalleryPanel(QWidget):
 
     def _select_seed(self, seed: int) -> None:
         row = self.model.row_of(seed)
-        if row < 0 or self._from_view:
+        if self._from_view:
+            return
+        if row < 0:
+            # a seed off this page of results (the seed box's arrows): no thumbnail stays marked as if current,
+            # and the selection becomes that seed, so Export selected exports the picture in the preview
+            if self.results is not None and self.view.selectionModel().hasSelection():
+                self.view.selectionModel().clear()
             return
         idx = self.model.index(row)
         sel = self.view.selectionModel()
@@ -385,12 +419,19 @@ class GalleryPanel(QWidget):
     def _on_view_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid() and not self._syncing:
             # a click or key in the view: it updates its own selection next (Ctrl-click adds to it, a right-click
-            # keeps it), so the seed change must not select the thumbnail again here
+            # keeps it), so the seed change must not select the thumbnail here; a current thumbnail with nothing
+            # selected (the view took the focus) is selected once the event is done
             self._from_view = True
             try:
                 self.state.set_seed(current.data(SEED_ROLE))
             finally:
                 self._from_view = False
+            QTimer.singleShot(0, self._select_current_if_none)
+
+    def _select_current_if_none(self) -> None:
+        sel = self.view.selectionModel()
+        if not sel.hasSelection() and sel.currentIndex().isValid():
+            sel.select(sel.currentIndex(), QItemSelectionModel.SelectionFlag.Select)
 
     def _on_view_selection(self, *_args) -> None:
         seeds = [i.data(SEED_ROLE) for i in self.view.selectionModel().selectedIndexes()]

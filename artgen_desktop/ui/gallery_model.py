@@ -35,6 +35,7 @@ class GalleryModel(QAbstractListModel):
         self._rows: list[_Row] = []
         self._key: str = ""
         self._cache: OrderedDict[tuple[int, str], Picture] = OrderedDict()
+        self.notes: dict[int, str] = {}  # a line more for a seed's tooltip (why a search found it)
 
     # ---- filling ---------------------------------------------------------------------------------------
 
@@ -117,7 +118,8 @@ class GalleryModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return row.picture.image if row.picture else QImage()
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"Seed {row.seed}\n{row.picture.caption}" if row.picture else f"Seed {row.seed} (rendering…)"
+            tip = f"Seed {row.seed}\n{row.picture.caption}" if row.picture else f"Seed {row.seed} (rendering…)"
+            return tip + (f"\n{self.notes[row.seed]}" if row.seed in self.notes else "")
         if role == SEED_ROLE:
             return row.seed
         if role == STALE_ROLE:

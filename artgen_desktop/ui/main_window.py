@@ -175,6 +175,7 @@ class MainWindow(QMainWindow):
         for panel in (self.controls, self.preview, self.interpolation, self.gallery):
             panel.message.connect(self.show_message)
         self.preview.more_like.connect(self.more_like)
+        self.gallery.search.message_outdated.connect(self._clear_message)
         self.message_bar.action_triggered.connect(self._on_message_action)
         self.library_panel.restore_requested.connect(self.restore_entry)
         self.preview.picture_shown.connect(self._keep_thumbnail)
@@ -384,6 +385,11 @@ class MainWindow(QMainWindow):
 
     def show_message(self, text: str, level: str = "info") -> None:
         self.message_bar.show_message(text, level)
+
+    def _clear_message(self, text: str) -> None:
+        """Hides the bar if it still shows `text` (a later message stays)."""
+        if self.message_bar.text() == text:
+            self.message_bar.clear()
 
     def _on_message_action(self, action: str) -> None:
         if action == "open-model":
