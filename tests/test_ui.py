@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import threading
@@ -368,8 +369,14 @@ def test_favourites_and_history_survive_a_restart(qtbot, window, data_dir):
     wait_preview(qtbot, window, 0)
     window.controls.seed_box.setValue(17)
     wait_preview(qtbot, window, 17)
+    assert 17 not in window.gallery.model.starred
     window.favourite_action.trigger()
     assert window.preview.favourite_button.isChecked()
+    assert window.gallery.model.starred == {17}  # its thumbnail has a star …
+    window.state.set_settings(dataclasses.replace(window.state.settings, temperature=0.2))
+    assert window.gallery.model.starred == set()  # … with the settings it was kept with, not others
+    window.state.set_settings(dataclasses.replace(window.state.settings, temperature=0.7))
+    assert window.gallery.model.starred == {17}
     again = Library(data_dir)
     assert [e.seed for e in again.favourites.entries] == [17]
     assert [e.seed for e in again.history.entries][:2] == [17, 0]

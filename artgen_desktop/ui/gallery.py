@@ -40,6 +40,7 @@ from artgen_desktop.engine import MAX_SEED, Settings
 from .atlas_search import AtlasSearch
 from .bridge import EngineBridge, ModelDescription, SearchResults
 from .gallery_model import SEED_ROLE, GalleryModel
+from .library import Favourites
 from .state import PAGE_SIZES, AppState
 
 THUMB_PX = 192  # thumbnails are rendered this size and drawn at MIN_THUMB_PX..THUMB_PX to fill the row
@@ -47,6 +48,7 @@ RELEASE_POLL_MS = 40  # while a drag holds the page back: how often to look whet
 HOLD_LIMIT_S = 1.5  # a drag paused this long fills the page anyway (and a stuck button state cannot freeze it)
 MIN_THUMB_PX = 140
 CAPTION_LINES = 3
+STAR_COLOUR = QColor(214, 150, 0)  # a favourite's star on its thumbnail (the Library's ★ Favourites)
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
@@ -92,6 +94,16 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setPen(QPen(palette.mid().color(), 1))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(img_rect.adjusted(0, 0, -1, -1))
+        if isinstance(model, GalleryModel) and seed in model.starred:
+            star = QFont(option.font)
+            star.setPointSizeF(star.pointSizeF() * 1.6)
+            painter.setFont(star)
+            corner = QRect(img_rect.right() - 30, img_rect.top() + 2, 28, 28)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(255, 255, 255, 220))  # (readable on a dark engraving too)
+            painter.drawEllipse(corner.adjusted(2, 2, -2, -2))
+            painter.setPen(STAR_COLOUR)
+            painter.drawText(corner, Qt.AlignmentFlag.AlignCenter, "★")
 
         fm = option.fontMetrics
         line = fm.height()
@@ -191,6 +203,7 @@ class GalleryPanel(QWidget):
         self._held_change = 0.0  # when the last held-back change came
         self._held.timeout.connect(self._check_release)
         self.results: SearchResults | None = None  # shown instead of pages of seeds while set
+        self.favourites: Favourites | None = None  # starred on the thumbnails (show_favourites)
         self._result_page = 0
         self.search = AtlasSearch(bridge, self)
 
@@ -362,6 +375,7 @@ class GalleryPanel(QWidget):
         # the caption shown follows the temperature; the search read each seed's caption at temperature 0
         found = {} if self.results is None else dict(zip(self.results.seeds, self.results.captions))
         self.model.notes = {s: f"Found by its caption at temperature 0: “{found[s]}”" for s in seeds if found.get(s)}
+        self._update_stars(seeds)
         self._syncing = True
         try:
             missing = self.model.set_page(seeds, key)
@@ -388,6 +402,18 @@ class GalleryPanel(QWidget):
         # results were ranked in the previous model's atlas: under this one they would name other pictures
         self.results = None
         self.refresh()
+
+    def show_favourites(self, favourites: Favourites) -> None:
+        """Stars the thumbnails of seeds that are favourites with the settings shown."""
+        self.favourites = favourites
+        favourites.changed.connect(lambda: self._update_stars(self.model.seeds()))
+        self._update_stars(self.model.seeds())
+
+    def _update_stars(self, seeds: list[int]) -> None:
+        starred = set() if self.favourites is None else self.favourites.among(seeds, self.state.settings.to_dict())
+        if starred != self.model.starred:
+            self.model.starred = starred
+            self.view.viewport().update()
 
     # ---- selection <-> state ---------------------------------------------------------------------------
 

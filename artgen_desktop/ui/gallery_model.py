@@ -36,6 +36,7 @@ class GalleryModel(QAbstractListModel):
         self._key: str = ""
         self._cache: OrderedDict[tuple[int, str], Picture] = OrderedDict()
         self.notes: dict[int, str] = {}  # a line more for a seed's tooltip (why a search found it)
+        self.starred: set[int] = set()  # seeds of the page that are favourites with the settings shown
 
     # ---- filling ---------------------------------------------------------------------------------------
 

@@ -113,8 +113,12 @@ class History(EntryList):
 class Favourites(EntryList):
     def contains(self, seed: int, settings: dict) -> bool:
         """Under the loaded model."""
-        key = self.stamped(Entry(seed, settings)).key()
-        return any(e.key() == key for e in self._entries)
+        return seed in self.among([seed], settings)
+
+    def among(self, seeds: list[int], settings: dict) -> set[int]:
+        """Those of `seeds` that are favourites with `settings`, under the loaded model."""
+        keys = {e.key() for e in self._entries}
+        return {s for s in seeds if self.stamped(Entry(s, settings)).key() in keys}
 
     def toggle(self, entry: Entry) -> bool:
         """Adds the entry, or removes it if it is there; returns whether it is a favourite now."""
