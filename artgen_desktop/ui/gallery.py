@@ -40,7 +40,7 @@ from artgen_desktop.engine import MAX_SEED, Settings
 from .atlas_search import AtlasSearch
 from .bridge import EngineBridge, ModelDescription, SearchResults
 from .gallery_model import SEED_ROLE, GalleryModel
-from .library import Favourites
+from .library import Favourites, Library
 from .state import PAGE_SIZES, AppState
 
 THUMB_PX = 192  # thumbnails are rendered this size and drawn at MIN_THUMB_PX..THUMB_PX to fill the row
@@ -403,10 +403,12 @@ class GalleryPanel(QWidget):
         self.results = None
         self.refresh()
 
-    def show_favourites(self, favourites: Favourites) -> None:
-        """Stars the thumbnails of seeds that are favourites with the settings shown."""
-        self.favourites = favourites
-        favourites.changed.connect(lambda: self._update_stars(self.model.seeds()))
+    def show_favourites(self, library: Library) -> None:
+        """Stars the thumbnails of seeds that are favourites with the settings shown (under the loaded model:
+        the library learns of a new model after the gallery has refreshed for it)."""
+        self.favourites = library.favourites
+        library.favourites.changed.connect(lambda: self._update_stars(self.model.seeds()))
+        library.model_changed.connect(lambda: self._update_stars(self.model.seeds()))
         self._update_stars(self.model.seeds())
 
     def _update_stars(self, seeds: list[int]) -> None:
@@ -418,9 +420,9 @@ class GalleryPanel(QWidget):
     # ---- selection <-> state ---------------------------------------------------------------------------
 
     def _select_seed(self, seed: int) -> None:
-        row = self.model.row_of(seed)
         if self._from_view:
             return
+        row = self.model.row_of(seed)
         if row < 0:
             # a seed off this page of results (the seed box's arrows): no thumbnail stays marked as if current,
             # and the selection becomes that seed, so Export selected exports the picture in the preview

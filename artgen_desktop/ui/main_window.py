@@ -134,7 +134,7 @@ class MainWindow(QMainWindow):
 
         self.controls = ControlsPanel(self.state, bridge=self.bridge)
         self.gallery = GalleryPanel(self.state, self.bridge)
-        self.gallery.show_favourites(self.library.favourites)
+        self.gallery.show_favourites(self.library)
         self.preview = PreviewPanel(self.state, self.bridge, self.library, self.prefs)
         self.interpolation = InterpolationPanel(self.state, self.bridge, self.prefs)
         self.library_panel = LibraryPanel(self.library)
