@@ -464,15 +464,20 @@ class Atlas:
         top = top[np.lexsort((seeds[top], -sims[top]))]  # ties by seed: the same order on every run
         return [(int(seeds[i]), float(sims[i])) for i in top]
 
+    def count_matches(self, words: Sequence[str]) -> int:
+        """How many seeds have a caption holding every one of `words` (without ranking them)."""
+        if self.fts and words:
+            sql = "SELECT count(*) FROM words WHERE words MATCH ?"
+            return self.con.execute(sql, (_fts_query(words, True),)).fetchone()[0]
+        return len(self.word_matches(words, max(len(self), 1)))
+
     def word_matches(self, words: Sequence[str], limit: int, all_words: bool = True) -> list[int]:
         """Seeds whose caption holds every (or any) of `words` (vocabulary words: [a-z0-9'-])."""
         if not words:
             return []
         if self.fts:
-            terms = [f'"{w.replace(chr(34), "")}"' for w in words]  # a quoted term: "hot-air" is the phrase hot air
-            query = (" AND " if all_words else " OR ").join(terms)
             sql = "SELECT rowid FROM words WHERE words MATCH ? ORDER BY rank, rowid LIMIT ?"
-            return [r[0] for r in self.con.execute(sql, (query, limit))]
+            return [r[0] for r in self.con.execute(sql, (_fts_query(words, all_words), limit))]
         # no FTS5: substring match, then whole words checked here
         joiner = " AND " if all_words else " OR "
         where = joiner.join("lower(caption) LIKE ?" for _ in words)
@@ -486,6 +491,11 @@ class Atlas:
                 if len(out) >= limit:
                     break
         return out
+
+
+def _fts_query(words: Sequence[str], all_words: bool) -> str:
+    """An FTS5 query for captions holding all (or any) of `words`; a quoted term: "hot-air" is the phrase."""
+    return (" AND " if all_words else " OR ").join(f'"{w.replace(chr(34), "")}"' for w in words)
 
 
 # ---- building --------------------------------------------------------------------------------------------
@@ -582,7 +592,7 @@ def query_words(engine, text: str) -> list[str]:
 def caption_matches(engine, atlas: Atlas, text: str) -> int:
     """How many seeds of the atlas have a caption holding every word of the query (stop words aside)."""
     words = query_words(engine, text)
-    return len(atlas.word_matches([w for w in words if w not in STOP_WORDS] or words, max(len(atlas), 1)))
+    return atlas.count_matches([w for w in words if w not in STOP_WORDS] or words)
 
 
 def as_caption(words: list[str]) -> str:

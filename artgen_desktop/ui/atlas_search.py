@@ -167,6 +167,13 @@ class AtlasSearch(QWidget):
                                if on else "") + "Searches the seed atlas of this model (Enter); empty it to go "
                                                 "back to pages")
 
+    def empty_field(self) -> None:
+        """Empties the field without the `cleared` a person emptying it sends (the caller says what is shown)."""
+        self.field.blockSignals(True)
+        self.field.clear()
+        self.field.blockSignals(False)
+        self.mark_not_shown(False)
+
     def is_marked_not_shown(self) -> bool:
         return bool(self.field.styleSheet())
 
@@ -229,10 +236,8 @@ class AtlasSearch(QWidget):
         if self._said:
             self.message_outdated.emit(self._said)
             self._said = ""
-        if res.like is not None and not res.query and self.field.text():
-            self.field.blockSignals(True)  # the field shows what is searched: no words now (not a clear)
-            self.field.clear()
-            self.field.blockSignals(False)
+        if res.like is not None and not res.query:
+            self.empty_field()  # the field shows what is searched: no words now
         self.results.emit(res)
         if res.matches == 0:
             self._say(f"No caption in the atlas says “{res.query}”: these are the pictures the model finds "

@@ -301,10 +301,7 @@ class GalleryPanel(QWidget):
 
     def leave_results(self) -> None:
         """Back to pages of seeds, the search field emptied (Back to seeds, Esc)."""
-        self.search.field.blockSignals(True)
-        self.search.field.clear()
-        self.search.field.blockSignals(False)
-        self.search.mark_not_shown(False)
+        self.search.empty_field()
         self.clear_results()
 
     def more_like(self, seed: int) -> int | None:
